@@ -1,0 +1,22 @@
+//! Cadence core: the DM-first sales cadence as data, and a pure engine that decides what to send, when, on
+//! which channel, and what to cancel.
+//!
+//! Nothing here performs I/O or reads a clock: time comes in as an argument, storage and delivery go through
+//! the traits in [`ports`]. The AWS Lambdas and the `cadence` CLI are thin shells around [`service`].
+//!
+//! # Layout
+//! - [`ids`]: channels, platform user references, derived lead ids.
+//! - [`inbound`]: normalised inbound events (what the Meta layer produces).
+//! - [`outbound`]: deliveries the engine decides (DMs, emails, human tasks, newsletter handoffs).
+//! - [`lead`]: the lead record, its status, planned touches and audit records.
+//! - [`ports`]: storage, scheduling, queueing and delivery traits; the clock.
+#![deny(clippy::unwrap_used)]
+
+pub mod ids;
+pub mod inbound;
+pub mod lead;
+pub mod outbound;
+pub mod ports;
+
+pub use chrono;
+pub use chrono_tz;
