@@ -17,6 +17,13 @@ pub mod inbound;
 pub mod lead;
 pub mod outbound;
 pub mod ports;
+pub mod reply;
+pub mod account;
+pub mod cadence;
+pub mod duration;
+pub mod render;
+pub mod slots;
+pub mod timing;
 
 pub use chrono;
 pub use chrono_tz;

@@ -183,24 +183,34 @@ pub struct SendReceipt {
 /// Sends DMs on Instagram, Messenger and WhatsApp (the Graph API in production).
 #[async_trait]
 pub trait ChannelSender: Send + Sync {
-    /// One attempt; no retries inside. Meta has no idempotency key, so callers claim the touch first.
-    async fn send_dm(&self, msg: &DmMessage) -> Result<SendReceipt, SendFailure>;
+    /// One attempt; no retries inside. Meta has no idempotency key, so callers claim the touch first. `touch`
+    /// identifies the send (Messenger `metadata`, WhatsApp `biz_opaque_callback_data`) so echoes and statuses
+    /// can be matched to it.
+    async fn send_dm(&self, touch: &TouchRef, msg: &DmMessage) -> Result<SendReceipt, SendFailure>;
 }
 
 /// Sends email touches (SESv2 in production).
 #[async_trait]
 pub trait EmailSender: Send + Sync {
-    async fn send_email(&self, msg: &EmailMessage) -> Result<SendReceipt, SendFailure>;
+    async fn send_email(
+        &self,
+        touch: &TouchRef,
+        msg: &EmailMessage,
+    ) -> Result<SendReceipt, SendFailure>;
 }
 
 /// Hands work to people: human tasks (long-tail engagement, booking confirmations) and handoff notices.
 #[async_trait]
 pub trait TaskSink: Send + Sync {
-    async fn create_task(&self, task: &HumanTask) -> Result<SendReceipt, SendFailure>;
+    async fn create_task(&self, touch: &TouchRef, task: &HumanTask) -> Result<SendReceipt, SendFailure>;
 }
 
 /// The end of a cadence: moves a lead to the quarterly newsletter (an SESv2 contact list in production).
 #[async_trait]
 pub trait NewsletterSink: Send + Sync {
-    async fn handoff(&self, handoff: &NewsletterHandoff) -> Result<SendReceipt, SendFailure>;
+    async fn handoff(
+        &self,
+        touch: &TouchRef,
+        handoff: &NewsletterHandoff,
+    ) -> Result<SendReceipt, SendFailure>;
 }
