@@ -76,7 +76,13 @@ impl Default for Availability {
     fn default() -> Self {
         Availability {
             timezone: Tz::UTC,
-            days: vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri],
+            days: vec![
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+            ],
             start: hm(9, 0),
             end: hm(17, 0),
             slot: Duration::minutes(20),
@@ -163,7 +169,10 @@ impl Account {
 impl Accounts {
     /// No config file: the demo account for every id.
     pub fn demo() -> Accounts {
-        Accounts { accounts: vec![Account::demo()], demo: true }
+        Accounts {
+            accounts: vec![Account::demo()],
+            demo: true,
+        }
     }
 
     /// The account that owns `business_id` on `channel`.
@@ -171,7 +180,9 @@ impl Accounts {
         if self.demo {
             return self.accounts.first();
         }
-        self.accounts.iter().find(|a| a.serves(channel, business_id))
+        self.accounts
+            .iter()
+            .find(|a| a.serves(channel, business_id))
     }
 
     /// An account by key.
@@ -196,11 +207,19 @@ impl Accounts {
                 .unwrap_or_else(|| "(document)".into());
             let msg = e.to_string();
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-            CadenceErrors(vec![CadenceError { file: file.into(), field, reason: msg }])
+            CadenceErrors(vec![CadenceError {
+                file: file.into(),
+                field,
+                reason: msg,
+            }])
         })?;
         let mut errors = Vec::new();
         let mut err = |field: String, reason: String| {
-            errors.push(CadenceError { file: file.into(), field, reason })
+            errors.push(CadenceError {
+                file: file.into(),
+                field,
+                reason,
+            })
         };
         let mut accounts = Vec::new();
         if raw.accounts.is_empty() {
@@ -211,8 +230,14 @@ impl Accounts {
             let mut acc = Account::demo();
             acc.id = a.id.clone();
             acc.business = a.business.unwrap_or_else(|| a.id.clone());
-            if a.instagram_id.is_none() && a.page_id.is_none() && a.whatsapp_phone_number_id.is_none() {
-                err(format!("{f}"), "needs instagram_id, page_id or whatsapp_phone_number_id".into());
+            if a.instagram_id.is_none()
+                && a.page_id.is_none()
+                && a.whatsapp_phone_number_id.is_none()
+            {
+                err(
+                    format!("{f}"),
+                    "needs instagram_id, page_id or whatsapp_phone_number_id".into(),
+                );
             }
             acc.instagram_id = a.instagram_id;
             acc.page_id = a.page_id;
@@ -220,13 +245,18 @@ impl Accounts {
             for (k, v) in a.tokens {
                 match Channel::parse(&k) {
                     Some(c) => {
-                        let ok = ["env:", "ssm:", "secretsmanager:"].iter().any(|p| v.starts_with(p));
+                        let ok = ["env:", "ssm:", "secretsmanager:"]
+                            .iter()
+                            .any(|p| v.starts_with(p));
                         if !ok {
                             err(format!("{f}.tokens.{k}"), "a reference like env:NAME, ssm:/path or secretsmanager:name, never the token itself".into());
                         }
                         acc.tokens.insert(c, v);
                     }
-                    None => err(format!("{f}.tokens.{k}"), "unknown channel (instagram, messenger, whatsapp)".into()),
+                    None => err(
+                        format!("{f}.tokens.{k}"),
+                        "unknown channel (instagram, messenger, whatsapp)".into(),
+                    ),
                 }
             }
             for (k, v) in a.cadences {
@@ -237,7 +267,10 @@ impl Accounts {
                         }
                         acc.cadences.insert(c, v);
                     }
-                    None => err(format!("{f}.cadences.{k}"), "unknown channel (instagram, messenger, whatsapp)".into()),
+                    None => err(
+                        format!("{f}.cadences.{k}"),
+                        "unknown channel (instagram, messenger, whatsapp)".into(),
+                    ),
                 }
             }
             if let Some(z) = a.timezone {
@@ -249,11 +282,13 @@ impl Accounts {
                     Err(_) => err(format!("{f}.timezone"), format!("unknown time zone `{z}`")),
                 }
             }
-            let time = |field: String, s: &str, errs: &mut dyn FnMut(String, String)| match NaiveTime::parse_from_str(s, "%H:%M") {
-                Ok(t) => Some(t),
-                Err(_) => {
-                    errs(field, format!("`{s}` is not a time like 08:00"));
-                    None
+            let time = |field: String, s: &str, errs: &mut dyn FnMut(String, String)| {
+                match NaiveTime::parse_from_str(s, "%H:%M") {
+                    Ok(t) => Some(t),
+                    Err(_) => {
+                        errs(field, format!("`{s}` is not a time like 08:00"));
+                        None
+                    }
                 }
             };
             if let Some(q) = a.quiet_hours {
@@ -280,7 +315,10 @@ impl Accounts {
                     for d in days {
                         match d.parse::<Weekday>() {
                             Ok(w) => parsed.push(w),
-                            Err(_) => err(format!("{af}.days"), format!("`{d}` is not a weekday (mon … sun)")),
+                            Err(_) => err(
+                                format!("{af}.days"),
+                                format!("`{d}` is not a weekday (mon … sun)"),
+                            ),
                         }
                     }
                     acc.availability.days = parsed;
@@ -288,7 +326,10 @@ impl Accounts {
                 if let Some(h) = av.hours {
                     match h.split_once('-') {
                         Some((s, e)) => {
-                            if let (Some(s), Some(e)) = (time(format!("{af}.hours"), s.trim(), &mut err), time(format!("{af}.hours"), e.trim(), &mut err)) {
+                            if let (Some(s), Some(e)) = (
+                                time(format!("{af}.hours"), s.trim(), &mut err),
+                                time(format!("{af}.hours"), e.trim(), &mut err),
+                            ) {
                                 if s >= e {
                                     err(format!("{af}.hours"), "start must be before end".into());
                                 }
@@ -299,7 +340,10 @@ impl Accounts {
                         None => err(format!("{af}.hours"), "use HH:MM-HH:MM".into()),
                     }
                 }
-                for (field, val, slot) in [("slot", av.slot, true), ("min_notice", av.min_notice, false)] {
+                for (field, val, slot) in [
+                    ("slot", av.slot, true),
+                    ("min_notice", av.min_notice, false),
+                ] {
                     if let Some(v) = val {
                         match parse_duration(&v) {
                             Ok(d) if slot => acc.availability.slot = d,
@@ -328,7 +372,10 @@ impl Accounts {
             }
             for (k, v) in &a.assets {
                 if !v.starts_with("https://") {
-                    err(format!("{f}.assets.{k}"), "assets are https:// URLs Meta can fetch".into());
+                    err(
+                        format!("{f}.assets.{k}"),
+                        "assets are https:// URLs Meta can fetch".into(),
+                    );
                 }
             }
             acc.assets = a.assets;
@@ -338,7 +385,10 @@ impl Accounts {
             accounts.push(acc);
         }
         if errors.is_empty() {
-            Ok(Accounts { accounts, demo: false })
+            Ok(Accounts {
+                accounts,
+                demo: false,
+            })
         } else {
             Err(CadenceErrors(errors))
         }
@@ -424,8 +474,14 @@ accounts:
     timezone: Europe/Paris
     cadences: { whatsapp: whatsapp-ecom }
 "#;
-        let accts = Accounts::from_yaml("accounts.yaml", yaml, |c| c == "whatsapp-ecom").expect("valid");
-        assert_eq!(accts.resolve(Channel::Instagram, "1784").map(|a| a.id.as_str()), Some("acme"));
+        let accts =
+            Accounts::from_yaml("accounts.yaml", yaml, |c| c == "whatsapp-ecom").expect("valid");
+        assert_eq!(
+            accts
+                .resolve(Channel::Instagram, "1784")
+                .map(|a| a.id.as_str()),
+            Some("acme")
+        );
         assert!(accts.resolve(Channel::Instagram, "999").is_none());
 
         let bad = r#"
@@ -436,8 +492,13 @@ accounts:
     tokens: { messenger: "EAAB-raw-token" }
     cadences: { telegram: coach-ig }
 "#;
-        let errs = Accounts::from_yaml("accounts.yaml", bad, |_| true).expect_err("invalid").to_string();
-        assert!(errs.contains("accounts.yaml: accounts[0].timezone: unknown time zone"), "{errs}");
+        let errs = Accounts::from_yaml("accounts.yaml", bad, |_| true)
+            .expect_err("invalid")
+            .to_string();
+        assert!(
+            errs.contains("accounts.yaml: accounts[0].timezone: unknown time zone"),
+            "{errs}"
+        );
         assert!(errs.contains("accounts[0].tokens.messenger"), "{errs}");
         assert!(errs.contains("accounts[0].cadences.telegram"), "{errs}");
     }

@@ -105,12 +105,16 @@ pub struct Variants {
 
 impl Variants {
     pub fn single(c: Content) -> Self {
-        Self { by_key: BTreeMap::new(), default: Some(c) }
+        Self {
+            by_key: BTreeMap::new(),
+            default: Some(c),
+        }
     }
 
     /// The content for `key`, else the default.
     pub fn pick(&self, key: Option<&str>) -> Option<&Content> {
-        key.and_then(|k| self.by_key.get(k)).or(self.default.as_ref())
+        key.and_then(|k| self.by_key.get(k))
+            .or(self.default.as_ref())
     }
 
     fn all(&self) -> impl Iterator<Item = (&str, &Content)> {
@@ -245,7 +249,10 @@ impl Cadence {
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
             CadenceErrors::one(file, &field, &msg)
         })?;
-        let mut v = Validator { file, errors: Vec::new() };
+        let mut v = Validator {
+            file,
+            errors: Vec::new(),
+        };
         let cadence = v.cadence(raw);
         match cadence {
             Some(c) if v.errors.is_empty() => Ok(c),
@@ -269,7 +276,10 @@ impl Cadence {
 /// The built-in cadence files, embedded at build time.
 pub const BUILTINS: &[(&str, &str)] = &[
     ("coach-ig", include_str!("../cadences/coach-ig.yaml")),
-    ("whatsapp-ecom", include_str!("../cadences/whatsapp-ecom.yaml")),
+    (
+        "whatsapp-ecom",
+        include_str!("../cadences/whatsapp-ecom.yaml"),
+    ),
     ("hybrid-b2b", include_str!("../cadences/hybrid-b2b.yaml")),
 ];
 
@@ -519,7 +529,10 @@ impl Validator<'_> {
         match NaiveTime::parse_from_str(s, "%H:%M") {
             Ok(t) => Some(t),
             Err(_) => {
-                self.err(field, format!("`{s}` is not a time of day like 08:00 or 21:30"));
+                self.err(
+                    field,
+                    format!("`{s}` is not a time of day like 08:00 or 21:30"),
+                );
                 None
             }
         }
@@ -528,9 +541,14 @@ impl Validator<'_> {
     fn id(&mut self, field: &str, id: &str, seen: &mut BTreeSet<String>) {
         let ok = !id.is_empty()
             && id.len() <= 24
-            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !ok {
-            self.err(field, format!("`{id}` must be 1–24 characters of a-z, 0-9 and _"));
+            self.err(
+                field,
+                format!("`{id}` must be 1–24 characters of a-z, 0-9 and _"),
+            );
         }
         if !seen.insert(id.to_string()) {
             self.err(field, format!("duplicate id `{id}`"));
@@ -545,7 +563,10 @@ impl Validator<'_> {
         if text.len() > MAX_TEXT_BYTES {
             self.err(
                 field,
-                format!("{} bytes; keep texts under {MAX_TEXT_BYTES} (Instagram allows 1000)", text.len()),
+                format!(
+                    "{} bytes; keep texts under {MAX_TEXT_BYTES} (Instagram allows 1000)",
+                    text.len()
+                ),
             );
         }
         match placeholders(text) {
@@ -595,12 +616,19 @@ impl Validator<'_> {
                 return None;
             }
         };
-        let url_ok = m.url.starts_with("https://") || placeholders(&m.url).is_ok_and(|p| !p.is_empty());
+        let url_ok =
+            m.url.starts_with("https://") || placeholders(&m.url).is_ok_and(|p| !p.is_empty());
         if !url_ok {
-            self.err(format!("{field}.url"), "must be an https:// URL or an {asset.NAME} placeholder");
+            self.err(
+                format!("{field}.url"),
+                "must be an https:// URL or an {asset.NAME} placeholder",
+            );
         }
         self.text(&format!("{field}.url"), &m.url, 0);
-        Some(Media { kind, url: m.url.clone() })
+        Some(Media {
+            kind,
+            url: m.url.clone(),
+        })
     }
 
     fn content(&mut self, field: &str, raw: &RawContent, slots_before: usize) -> Option<Content> {
@@ -608,36 +636,63 @@ impl Validator<'_> {
         if slots > 5 {
             self.err(format!("{field}.slots"), "at most 5 slots");
         }
-        self.text(&format!("{field}.text"), &raw.text, slots_before + slots as usize);
+        self.text(
+            &format!("{field}.text"),
+            &raw.text,
+            slots_before + slots as usize,
+        );
         if let Some(s) = &raw.subject {
-            self.text(&format!("{field}.subject"), s, slots_before + slots as usize);
+            self.text(
+                &format!("{field}.subject"),
+                s,
+                slots_before + slots as usize,
+            );
         }
         let media = match &raw.media {
             Some(m) => Some(self.media(&format!("{field}.media"), m)?),
             None => None,
         };
-        Some(Content { text: raw.text.clone(), subject: raw.subject.clone(), media, slots })
+        Some(Content {
+            text: raw.text.clone(),
+            subject: raw.subject.clone(),
+            media,
+            slots,
+        })
     }
 
     fn template(&mut self, field: &str, t: &Option<RawTemplate>) -> Option<Template> {
         let t = t.as_ref()?;
         let ok = !t.name.is_empty()
             && t.name.len() <= 512
-            && t.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && t.name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !ok {
-            self.err(format!("{field}.name"), "template names are lowercase letters, digits and _");
+            self.err(
+                format!("{field}.name"),
+                "template names are lowercase letters, digits and _",
+            );
         }
         let language = t.language.clone().unwrap_or_else(|| "en_US".into());
         let lang_ok = language.len() >= 2
             && language.len() <= 6
-            && language.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_');
+            && language
+                .bytes()
+                .all(|b| b.is_ascii_alphabetic() || b == b'_');
         if !lang_ok {
-            self.err(format!("{field}.language"), format!("`{language}` is not a language code like en_US"));
+            self.err(
+                format!("{field}.language"),
+                format!("`{language}` is not a language code like en_US"),
+            );
         }
         for (i, p) in t.params.iter().enumerate() {
             self.text(&format!("{field}.params[{i}]"), p, 0);
         }
-        Some(Template { name: t.name.clone(), language, params: t.params.clone() })
+        Some(Template {
+            name: t.name.clone(),
+            language,
+            params: t.params.clone(),
+        })
     }
 
     fn fallbacks(&mut self, field: &str, list: &[String], allow_email: bool) -> Vec<Fallback> {
@@ -663,7 +718,10 @@ impl Validator<'_> {
         let timezone = raw.timezone.as_deref().and_then(|z| match z.parse::<Tz>() {
             Ok(tz) => Some(tz),
             Err(_) => {
-                self.err("timezone", format!("unknown time zone `{z}` (use an IANA name like Europe/Paris)"));
+                self.err(
+                    "timezone",
+                    format!("unknown time zone `{z}` (use an IANA name like Europe/Paris)"),
+                );
                 None
             }
         });
@@ -677,10 +735,16 @@ impl Validator<'_> {
         });
         for (k, v) in &raw.defaults {
             if !KNOWN_PLACEHOLDERS.contains(&k.as_str()) {
-                self.err(format!("defaults.{k}"), "not a placeholder that takes a default");
+                self.err(
+                    format!("defaults.{k}"),
+                    "not a placeholder that takes a default",
+                );
             }
             if placeholders(v).map(|p| !p.is_empty()).unwrap_or(true) {
-                self.err(format!("defaults.{k}"), "defaults are plain text without placeholders");
+                self.err(
+                    format!("defaults.{k}"),
+                    "defaults are plain text without placeholders",
+                );
             }
         }
 
@@ -701,7 +765,10 @@ impl Validator<'_> {
                     (k.unwrap_or_default(), v)
                 }
                 RawTrigger::Named(_) => {
-                    self.err(format!("{f}.trigger"), "use one trigger, e.g. `reply` or `answer: qualify`");
+                    self.err(
+                        format!("{f}.trigger"),
+                        "use one trigger, e.g. `reply` or `answer: qualify`",
+                    );
                     continue;
                 }
             };
@@ -720,20 +787,31 @@ impl Validator<'_> {
             };
             match (i, trigger) {
                 (0, Trigger::FirstContact) => {}
-                (0, t) => self.err(format!("{f}.trigger"), format!("the first step must be first_contact, not {}", t.name())),
-                (_, Trigger::FirstContact) => self.err(format!("{f}.trigger"), "only the first step is first_contact"),
+                (0, t) => self.err(
+                    format!("{f}.trigger"),
+                    format!("the first step must be first_contact, not {}", t.name()),
+                ),
+                (_, Trigger::FirstContact) => self.err(
+                    format!("{f}.trigger"),
+                    "only the first step is first_contact",
+                ),
                 _ => {}
             }
             if let (Some(target), Some((prev_id, _))) = (&target, &prev) {
                 if target != prev_id {
                     self.err(
                         format!("{f}.trigger"),
-                        format!("`{target}` is not the previous step `{prev_id}`; steps run in order"),
+                        format!(
+                            "`{target}` is not the previous step `{prev_id}`; steps run in order"
+                        ),
                     );
                 }
             }
             if trigger == Trigger::Answer && prev.as_ref().is_none_or(|(_, o)| o.is_empty()) {
-                self.err(format!("{f}.trigger"), "`answer` needs a previous step with options");
+                self.err(
+                    format!("{f}.trigger"),
+                    "`answer` needs a previous step with options",
+                );
             }
             let within = self.duration(&format!("{f}.within"), &s.within);
             let delay = match &s.delay {
@@ -750,21 +828,38 @@ impl Validator<'_> {
             let mut options = Vec::new();
             let mut keys = BTreeSet::new();
             if s.options.len() > 10 {
-                self.err(format!("{f}.options"), "at most 10 options (WhatsApp lists hold 10 rows)");
+                self.err(
+                    format!("{f}.options"),
+                    "at most 10 options (WhatsApp lists hold 10 rows)",
+                );
             }
             for (j, o) in s.options.iter().enumerate() {
                 let of = format!("{f}.options[{j}]");
-                let key_ok = !o.key.is_empty() && o.key.len() <= 8 && o.key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+                let key_ok = !o.key.is_empty()
+                    && o.key.len() <= 8
+                    && o.key
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
                 if !key_ok {
-                    self.err(format!("{of}.key"), "keys are short lowercase letters or digits (a, b, c)");
+                    self.err(
+                        format!("{of}.key"),
+                        "keys are short lowercase letters or digits (a, b, c)",
+                    );
                 }
                 if !keys.insert(o.key.clone()) {
                     self.err(format!("{of}.key"), format!("duplicate option `{}`", o.key));
                 }
                 if o.label.trim().is_empty() || o.label.chars().count() > MAX_LABEL_CHARS {
-                    self.err(format!("{of}.label"), format!("1–{MAX_LABEL_CHARS} characters (WhatsApp button titles)"));
+                    self.err(
+                        format!("{of}.label"),
+                        format!("1–{MAX_LABEL_CHARS} characters (WhatsApp button titles)"),
+                    );
                 }
-                options.push(QuestionOption { key: o.key.clone(), label: o.label.clone(), words: o.words.clone() });
+                options.push(QuestionOption {
+                    key: o.key.clone(),
+                    label: o.label.clone(),
+                    words: o.words.clone(),
+                });
             }
             if let Some(o) = &s.otherwise {
                 if !keys.contains(o) {
@@ -779,7 +874,12 @@ impl Validator<'_> {
             let slots = s.slots.unwrap_or(0);
             let content = match (&s.text, s.variants.is_empty()) {
                 (Some(t), true) => {
-                    let raw = RawContent { text: t.clone(), subject: None, media: s.media.clone(), slots: Some(slots) };
+                    let raw = RawContent {
+                        text: t.clone(),
+                        subject: None,
+                        media: s.media.clone(),
+                        slots: Some(slots),
+                    };
                     self.content(&f, &raw, slots_offered).map(Variants::single)
                 }
                 (None, false) => {
@@ -806,7 +906,10 @@ impl Validator<'_> {
                     if default.is_none() {
                         for k in &prev_keys {
                             if !by_key.contains_key(k) {
-                                self.err(format!("{f}.variants"), format!("no variant for option `{k}` and no `default`"));
+                                self.err(
+                                    format!("{f}.variants"),
+                                    format!("no variant for option `{k}` and no `default`"),
+                                );
                             }
                         }
                     }
@@ -828,7 +931,15 @@ impl Validator<'_> {
             slots_offered += new_slots;
             prev = Some((s.id.clone(), options.clone()));
             if let (Some(within), Some(delay), Some(content)) = (within, delay, content) {
-                steps.push(Step { id: s.id.clone(), trigger, within, delay, content, options, otherwise: s.otherwise.clone() });
+                steps.push(Step {
+                    id: s.id.clone(),
+                    trigger,
+                    within,
+                    delay,
+                    content,
+                    options,
+                    otherwise: s.otherwise.clone(),
+                });
             }
         }
         let main_ids: BTreeSet<String> = raw.steps.iter().map(|s| s.id.clone()).collect();
@@ -847,7 +958,12 @@ impl Validator<'_> {
             let mut by_key = BTreeMap::new();
             let mut default = None;
             if let Some(t) = &fu.text {
-                let raw = RawContent { text: t.clone(), subject: None, media: None, slots: None };
+                let raw = RawContent {
+                    text: t.clone(),
+                    subject: None,
+                    media: None,
+                    slots: None,
+                };
                 default = self.content(&f, &raw, slots_offered);
             }
             for (k, v) in &fu.variants {
@@ -867,16 +983,33 @@ impl Validator<'_> {
             if default.is_none() {
                 for s in &raw.steps {
                     if !by_key.contains_key(&s.id) {
-                        self.err(format!("{f}.variants"), format!("no text for a lead who stalled after `{}` and no `default`", s.id));
+                        self.err(
+                            format!("{f}.variants"),
+                            format!(
+                                "no text for a lead who stalled after `{}` and no `default`",
+                                s.id
+                            ),
+                        );
                     }
                 }
             }
-            let extra: usize = by_key.values().chain(default.iter()).map(|c| c.slots as usize).max().unwrap_or(0);
+            let extra: usize = by_key
+                .values()
+                .chain(default.iter())
+                .map(|c| c.slots as usize)
+                .max()
+                .unwrap_or(0);
             slots_offered += extra;
             let template = self.template(&format!("{f}.template"), &fu.template);
             let fallback = self.fallbacks(&format!("{f}.fallback"), &fu.fallback, false);
             if let Some(after) = after {
-                follow_ups.push(FollowUp { id: fu.id.clone(), after, content: Variants { by_key, default }, template, fallback });
+                follow_ups.push(FollowUp {
+                    id: fu.id.clone(),
+                    after,
+                    content: Variants { by_key, default },
+                    template,
+                    fallback,
+                });
             }
         }
 
@@ -888,12 +1021,18 @@ impl Validator<'_> {
             let at = self.duration(&format!("{f}.at"), &lt.at);
             if let (Some(at), Some(prev)) = (at, long_tail.last()) {
                 if at < prev.at + MIN_NO_REPLY_GAP {
-                    self.err(format!("{f}.at"), format!("must be at least 4h after `{}`", prev.id));
+                    self.err(
+                        format!("{f}.at"),
+                        format!("must be at least 4h after `{}`", prev.id),
+                    );
                 }
             }
             if let Some(at) = at {
                 if at < Duration::days(1) {
-                    self.err(format!("{f}.at"), "long-tail touches start a day or more after first contact");
+                    self.err(
+                        format!("{f}.at"),
+                        "long-tail touches start a day or more after first contact",
+                    );
                 }
             }
             let channel = match lt.channel.as_str() {
@@ -901,19 +1040,34 @@ impl Validator<'_> {
                 "email" => Some(TouchChannel::Email),
                 "task" => Some(TouchChannel::Task),
                 other => {
-                    self.err(format!("{f}.channel"), format!("unknown channel `{other}` (dm, email, task)"));
+                    self.err(
+                        format!("{f}.channel"),
+                        format!("unknown channel `{other}` (dm, email, task)"),
+                    );
                     None
                 }
             };
             if channel == Some(TouchChannel::Email) && lt.subject.is_none() {
                 self.err(format!("{f}.subject"), "email touches need a subject");
             }
-            let raw_c = RawContent { text: lt.text.clone(), subject: lt.subject.clone(), media: None, slots: None };
+            let raw_c = RawContent {
+                text: lt.text.clone(),
+                subject: lt.subject.clone(),
+                media: None,
+                slots: None,
+            };
             let content = self.content(&f, &raw_c, slots_offered);
             let template = self.template(&format!("{f}.template"), &lt.template);
             let fallback = self.fallbacks(&format!("{f}.fallback"), &lt.fallback, true);
             if let (Some(at), Some(channel), Some(content)) = (at, channel, content) {
-                long_tail.push(LongTailTouch { id: lt.id.clone(), at, channel, content, template, fallback });
+                long_tail.push(LongTailTouch {
+                    id: lt.id.clone(),
+                    at,
+                    channel,
+                    content,
+                    template,
+                    fallback,
+                });
             }
         }
 
@@ -924,7 +1078,10 @@ impl Validator<'_> {
             "newsletter" => true,
             "finish" => false,
             other => {
-                self.err("end.action", format!("unknown action `{other}` (newsletter, finish)"));
+                self.err(
+                    "end.action",
+                    format!("unknown action `{other}` (newsletter, finish)"),
+                );
                 false
             }
         };
@@ -934,7 +1091,12 @@ impl Validator<'_> {
         let deferral = match &raw.deferral {
             Some(d) => {
                 let ack = d.ack.as_ref().and_then(|t| {
-                    let raw = RawContent { text: t.clone(), subject: None, media: None, slots: None };
+                    let raw = RawContent {
+                        text: t.clone(),
+                        subject: None,
+                        media: None,
+                        slots: None,
+                    };
                     self.content("deferral.ack", &raw, 0)
                 });
                 let resume_at = match &d.resume_at {
@@ -943,7 +1105,12 @@ impl Validator<'_> {
                 };
                 let reopen_id = d.reopen_id.clone().unwrap_or_else(|| "reopen".into());
                 self.id("deferral.reopen_id", &reopen_id, &mut ids);
-                let raw = RawContent { text: d.reopen.clone(), subject: None, media: None, slots: None };
+                let raw = RawContent {
+                    text: d.reopen.clone(),
+                    subject: None,
+                    media: None,
+                    slots: None,
+                };
                 let reopen = self.content("deferral.reopen", &raw, 0);
                 let template = self.template("deferral.template", &d.template);
                 let fallback = self.fallbacks("deferral.fallback", &d.fallback, true);
@@ -952,9 +1119,15 @@ impl Validator<'_> {
                     None => Some(Duration::days(7)),
                 };
                 match (resume_at, reopen, silence) {
-                    (Some(resume_at), Some(reopen), Some(silence)) => {
-                        Some(Deferral { ack, resume_at, reopen_id, reopen, template, fallback, silence })
-                    }
+                    (Some(resume_at), Some(reopen), Some(silence)) => Some(Deferral {
+                        ack,
+                        resume_at,
+                        reopen_id,
+                        reopen,
+                        template,
+                        fallback,
+                        silence,
+                    }),
                     _ => None,
                 }
             }
@@ -1034,7 +1207,8 @@ mod tests {
     #[test]
     fn every_builtin_cadence_is_valid() {
         for (id, yaml) in BUILTINS {
-            let c = Cadence::from_yaml(&format!("{id}.yaml"), yaml).unwrap_or_else(|e| panic!("{e}"));
+            let c =
+                Cadence::from_yaml(&format!("{id}.yaml"), yaml).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(&c.id, id);
             assert!(c.steps.len() + c.follow_ups.len() + c.long_tail.len() <= MAX_TOUCHES);
         }

@@ -77,7 +77,16 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_duration() {
-        for bad in ["", "5", "h", "5x", "four hours", "-4h", "400d", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "5",
+            "h",
+            "5x",
+            "four hours",
+            "-4h",
+            "400d",
+            "99999999999999999999d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad} should fail");
         }
     }

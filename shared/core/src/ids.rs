@@ -53,7 +53,10 @@ pub struct UserRef {
 
 impl UserRef {
     pub fn id(id: impl Into<String>) -> Self {
-        Self { id: Some(id.into()), bsuid: None }
+        Self {
+            id: Some(id.into()),
+            bsuid: None,
+        }
     }
 
     /// Every identity this user can be found under, most stable first. A lead created from one of them is
@@ -91,7 +94,9 @@ impl LeadId {
     pub fn parse(s: &str) -> Option<Self> {
         let ok = s.len() == 23
             && s.starts_with("ld_")
-            && s[3..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            && s[3..]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         ok.then(|| LeadId(s.to_string()))
     }
 

@@ -65,7 +65,10 @@ pub enum TouchKind {
 impl TouchKind {
     /// Touches the sweeper fires (from the due index) rather than a one-off timer.
     pub fn via_sweeper(self) -> bool {
-        matches!(self, TouchKind::LongTail | TouchKind::Reopen | TouchKind::End)
+        matches!(
+            self,
+            TouchKind::LongTail | TouchKind::Reopen | TouchKind::End
+        )
     }
 
     /// Touches that reach out unprompted: counted against the cadence's touch limit and spaced ≥ 4 h.
@@ -80,7 +83,9 @@ impl TouchKind {
 pub enum TouchState {
     Planned,
     /// Claimed by a send worker at `since`; a second worker or a redelivery finds it claimed and drops it.
-    Sending { since: DateTime<Utc> },
+    Sending {
+        since: DateTime<Utc>,
+    },
 }
 
 /// The one touch a lead is waiting on. There is at most one at a time: every touch plans its successor when it
@@ -98,6 +103,9 @@ pub struct PlannedTouch {
     pub stall: Option<String>,
     #[serde(flatten)]
     pub state: TouchState,
+    /// The delivery path chosen when the touch was claimed (`dm`, `template`, `email`, `task`, `newsletter`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 /// The message a queue or timer carries: enough to find the touch, nothing personal.
@@ -126,7 +134,13 @@ impl TouchRef {
         let step: String = self
             .step
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .take(24)
             .collect();
         format!("{}-p{}-{}", self.lead_id, self.plan, step)
@@ -217,6 +231,15 @@ pub struct Lead {
     pub sent: Vec<SentTouch>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused_until: Option<DateTime<Utc>>,
+    /// What the lead asked to be contacted after ("October"), for `{deferral}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferral_label: Option<String>,
+    /// Meta reported the window closed at this instant (authoritative over our own computation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_closed_at: Option<DateTime<Utc>>,
+    /// The slot the lead booked, when booked in the thread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booked_slot: Option<DateTime<Utc>>,
     /// Why the lead is in its status (`slot_picked`, `stop_keyword`, `human_echo` …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
@@ -230,16 +253,6 @@ pub struct Lead {
 }
 
 impl Lead {
-    /// When the sweeper has work for this lead (a sweeper-fired touch or a stale send claim), for the due index.
-    pub fn sweep_due(&self, stale_claim_after: chrono::Duration) -> Option<DateTime<Utc>> {
-        let next = self.next.as_ref()?;
-        match next.state {
-            TouchState::Sending { since } => Some(since + stale_claim_after),
-            TouchState::Planned if next.kind.via_sweeper() => Some(next.due),
-            TouchState::Planned => None,
-        }
-    }
-
     /// The touch reference for the pending touch, if any.
     pub fn next_ref(&self) -> Option<TouchRef> {
         self.next
@@ -249,7 +262,9 @@ impl Lead {
 
     /// Was this provider message id one of ours?
     pub fn sent_provider_id(&self, id: &str) -> bool {
-        self.sent.iter().any(|s| s.provider_ids.iter().any(|p| p == id))
+        self.sent
+            .iter()
+            .any(|s| s.provider_ids.iter().any(|p| p == id))
     }
 }
 
@@ -267,7 +282,12 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
-    pub fn new(at: DateTime<Utc>, kind: &str, step: Option<&str>, detail: impl Into<String>) -> Self {
+    pub fn new(
+        at: DateTime<Utc>,
+        kind: &str,
+        step: Option<&str>,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             at,
             kind: kind.to_string(),

@@ -12,16 +12,19 @@
 //! - [`ports`]: storage, scheduling, queueing and delivery traits; the clock.
 #![deny(clippy::unwrap_used)]
 
+pub mod account;
+pub mod cadence;
+pub mod duration;
+pub mod engine;
 pub mod ids;
 pub mod inbound;
 pub mod lead;
 pub mod outbound;
 pub mod ports;
-pub mod reply;
-pub mod account;
-pub mod cadence;
-pub mod duration;
 pub mod render;
+pub mod reply;
+pub mod service;
+pub mod memory;
 pub mod slots;
 pub mod timing;
 

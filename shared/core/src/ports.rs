@@ -202,7 +202,11 @@ pub trait EmailSender: Send + Sync {
 /// Hands work to people: human tasks (long-tail engagement, booking confirmations) and handoff notices.
 #[async_trait]
 pub trait TaskSink: Send + Sync {
-    async fn create_task(&self, touch: &TouchRef, task: &HumanTask) -> Result<SendReceipt, SendFailure>;
+    async fn create_task(
+        &self,
+        touch: &TouchRef,
+        task: &HumanTask,
+    ) -> Result<SendReceipt, SendFailure>;
 }
 
 /// The end of a cadence: moves a lead to the quarterly newsletter (an SESv2 contact list in production).
@@ -213,4 +217,11 @@ pub trait NewsletterSink: Send + Sync {
         touch: &TouchRef,
         handoff: &NewsletterHandoff,
     ) -> Result<SendReceipt, SendFailure>;
+}
+
+/// Tells people about handoffs and bookings (an EventBridge bus or a signed HTTP webhook in production).
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Best effort: a failure is logged by the caller and does not undo the decision.
+    async fn notify(&self, n: &crate::engine::Notification) -> Result<(), SendFailure>;
 }

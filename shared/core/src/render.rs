@@ -45,7 +45,9 @@ pub fn placeholders(text: &str) -> Result<Vec<&str>, String> {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
         if !ok {
-            return Err(format!("`{{{name}}}` is not a placeholder name (lowercase letters, digits, _ and .)"));
+            return Err(format!(
+                "`{{{name}}}` is not a placeholder name (lowercase letters, digits, _ and .)"
+            ));
         }
         out.push(name);
         rest = &after[close + 1..];
@@ -139,7 +141,10 @@ fn collapse_spaces(s: &str) -> String {
 /// The first name from a display name ("Sheena Nelson" → "Sheena"), if it looks like one.
 pub fn first_name(name: &str) -> Option<String> {
     let first = name.split_whitespace().next()?;
-    let clean: String = first.chars().filter(|c| c.is_alphabetic() || *c == '-' || *c == '\'').collect();
+    let clean: String = first
+        .chars()
+        .filter(|c| c.is_alphabetic() || *c == '-' || *c == '\'')
+        .collect();
     (clean.chars().count() >= 2 && clean.chars().count() <= 30).then_some(clean)
 }
 
@@ -149,10 +154,17 @@ mod tests {
 
     #[test]
     fn fills_known_values_and_defaults() {
-        let defaults: BTreeMap<String, String> = [("topic".to_string(), "coaching".to_string())].into();
-        let mut v = Values { defaults: Some(&defaults), ..Default::default() };
+        let defaults: BTreeMap<String, String> =
+            [("topic".to_string(), "coaching".to_string())].into();
+        let mut v = Values {
+            defaults: Some(&defaults),
+            ..Default::default()
+        };
         v.set("first_name", "Ada");
-        assert_eq!(render("Hey {first_name}, about {topic}?", &v), "Hey Ada, about coaching?");
+        assert_eq!(
+            render("Hey {first_name}, about {topic}?", &v),
+            "Hey Ada, about coaching?"
+        );
         assert_eq!(render("Hey {name}", &Values::default()), "Hey there");
     }
 

@@ -18,7 +18,10 @@ pub fn pick_slots(
 ) -> Vec<DateTime<Utc>> {
     let tz = av.timezone;
     let earliest = now + av.min_notice;
-    let used_days: Vec<_> = offered.iter().map(|t| t.with_timezone(&tz).date_naive()).collect();
+    let used_days: Vec<_> = offered
+        .iter()
+        .map(|t| t.with_timezone(&tz).date_naive())
+        .collect();
     let last_offered = offered.iter().max().copied();
     let mut out = Vec::with_capacity(count);
     let mut date = earliest.with_timezone(&tz).date_naive();
@@ -31,7 +34,8 @@ pub fn pick_slots(
             && last_offered.is_none_or(|l| date > l.with_timezone(&tz).date_naive());
         if usable {
             let k = offered.len() + out.len();
-            let preferred = (!av.preferred.is_empty()).then(|| av.preferred[k % av.preferred.len()]);
+            let preferred =
+                (!av.preferred.is_empty()).then(|| av.preferred[k % av.preferred.len()]);
             if let Some(t) = slot_on(av, tz, date, preferred, earliest) {
                 out.push(t);
             }
@@ -53,11 +57,7 @@ fn slot_on(
     earliest: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
     let fits = |t: NaiveTime| {
-        let end_ok = t
-            .overflowing_add_signed(av.slot)
-            .0
-            .max(t)
-            <= av.end;
+        let end_ok = t.overflowing_add_signed(av.slot).0.max(t) <= av.end;
         t >= av.start && end_ok && local_instant(tz, date, t) >= earliest
     };
     if let Some(p) = preferred.filter(|p| fits(*p)) {
@@ -109,22 +109,37 @@ mod tests {
 
     #[test]
     fn three_slots_on_three_business_days_at_the_preferred_times() {
-        let av = Availability { timezone: chrono_tz::Europe::Paris, ..Default::default() };
+        let av = Availability {
+            timezone: chrono_tz::Europe::Paris,
+            ..Default::default()
+        };
         // Monday 2026-12-07 09:00 Paris.
         let slots = pick_slots(&av, utc("2026-12-07T08:00:00Z"), &[], 3);
-        let labels: Vec<_> = slots.iter().map(|s| slot_label(*s, chrono_tz::Europe::Paris)).collect();
+        let labels: Vec<_> = slots
+            .iter()
+            .map(|s| slot_label(*s, chrono_tz::Europe::Paris))
+            .collect();
         assert_eq!(labels, ["Mon 2pm", "Tue 10am", "Wed 4pm"]);
     }
 
     #[test]
     fn respects_notice_weekends_and_days_already_offered() {
-        let av = Availability { timezone: chrono_tz::Europe::Paris, ..Default::default() };
+        let av = Availability {
+            timezone: chrono_tz::Europe::Paris,
+            ..Default::default()
+        };
         // Friday 16:30 Paris: too late for Friday, weekend skipped.
         let slots = pick_slots(&av, utc("2026-12-04T15:30:00Z"), &[], 3);
-        let labels: Vec<_> = slots.iter().map(|s| slot_label(*s, chrono_tz::Europe::Paris)).collect();
+        let labels: Vec<_> = slots
+            .iter()
+            .map(|s| slot_label(*s, chrono_tz::Europe::Paris))
+            .collect();
         assert_eq!(labels, ["Mon 2pm", "Tue 10am", "Wed 4pm"]);
         let more = pick_slots(&av, utc("2026-12-04T15:30:00Z"), &slots, 2);
-        let labels: Vec<_> = more.iter().map(|s| slot_label(*s, chrono_tz::Europe::Paris)).collect();
+        let labels: Vec<_> = more
+            .iter()
+            .map(|s| slot_label(*s, chrono_tz::Europe::Paris))
+            .collect();
         assert_eq!(labels, ["Thu 2pm", "Fri 10am"]);
     }
 
@@ -133,6 +148,9 @@ mod tests {
         let t = utc("2026-12-08T13:00:00Z"); // 14:00 Paris
         assert_eq!(slot_label(t, chrono_tz::Europe::Paris), "Tue 2pm");
         assert_eq!(slot_label(t, chrono_tz::America::New_York), "Tue 8am");
-        assert_eq!(slot_label(utc("2026-12-08T13:30:00Z"), Tz::UTC), "Tue 1:30pm");
+        assert_eq!(
+            slot_label(utc("2026-12-08T13:30:00Z"), Tz::UTC),
+            "Tue 1:30pm"
+        );
     }
 }

@@ -194,9 +194,15 @@ mod tests {
         let t = next_allowed(utc("2026-12-03T21:30:00Z"), tz, &q);
         assert_eq!(t, utc("2026-12-04T07:00:00Z"));
         // 03:00 Paris → 08:00 same day.
-        assert_eq!(next_allowed(utc("2026-12-04T02:00:00Z"), tz, &q), utc("2026-12-04T07:00:00Z"));
+        assert_eq!(
+            next_allowed(utc("2026-12-04T02:00:00Z"), tz, &q),
+            utc("2026-12-04T07:00:00Z")
+        );
         // Noon is allowed as is.
-        assert_eq!(next_allowed(utc("2026-12-04T11:00:00Z"), tz, &q), utc("2026-12-04T11:00:00Z"));
+        assert_eq!(
+            next_allowed(utc("2026-12-04T11:00:00Z"), tz, &q),
+            utc("2026-12-04T11:00:00Z")
+        );
     }
 
     #[test]
@@ -214,8 +220,14 @@ mod tests {
 
     #[test]
     fn phone_numbers_give_single_zone_countries_only() {
-        assert_eq!(zone_from_phone("33612345678"), Some(chrono_tz::Europe::Paris));
-        assert_eq!(zone_from_phone("+351 912 345 678"), Some(chrono_tz::Europe::Lisbon));
+        assert_eq!(
+            zone_from_phone("33612345678"),
+            Some(chrono_tz::Europe::Paris)
+        );
+        assert_eq!(
+            zone_from_phone("+351 912 345 678"),
+            Some(chrono_tz::Europe::Lisbon)
+        );
         assert_eq!(zone_from_phone("16505551234"), None);
         assert_eq!(zone_from_phone("5511987654321"), None);
         assert_eq!(zone_from_phone("44"), None);

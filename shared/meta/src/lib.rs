@@ -25,14 +25,16 @@ pub mod graph;
 pub mod signature;
 pub mod webhook;
 
-
-
-
+pub use client::{GraphApiSender, SenderTimeouts, TokenSource};
+pub use errors::classify;
+pub use graph::{
+    build_request, build_tagged_request, send_tag, truncate_chars, GraphConfig, GraphRequest,
+};
 pub use signature::{
     decode_body, parse_signed_request, sign, verify_signature, verify_subscription, SignedRequest,
     MAX_BODY_BYTES,
 };
-
+pub use webhook::{parse_webhook, Parsed, Skipped};
 
 /// What can go wrong in this crate. Variants are what a handler branches on: each maps to one HTTP answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

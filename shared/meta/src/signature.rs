@@ -236,7 +236,10 @@ mod tests {
         let header = sign(SECRET, ESCAPED_BODY);
         let reparsed: Value = serde_json::from_slice(ESCAPED_BODY).unwrap();
         let reserialised = serde_json::to_vec(&reparsed).unwrap();
-        assert_ne!(reserialised, ESCAPED_BODY, "serde must have dropped the escapes");
+        assert_ne!(
+            reserialised, ESCAPED_BODY,
+            "serde must have dropped the escapes"
+        );
         assert_eq!(
             verify_signature(SECRET, Some(&header), &reserialised),
             Err(MetaError::InvalidSignature)
@@ -267,10 +270,7 @@ mod tests {
             ("too short", Some(format!("sha256={}", &hex_part[..62]))),
             ("too long", Some(format!("sha256={hex_part}00"))),
             ("one digit flipped", Some(format!("sha256={flipped}"))),
-            (
-                "wrong secret",
-                Some(sign(b"another-secret", ESCAPED_BODY)),
-            ),
+            ("wrong secret", Some(sign(b"another-secret", ESCAPED_BODY))),
         ];
         for (case, header) in cases {
             assert_eq!(
@@ -371,7 +371,9 @@ mod tests {
         let at_limit = vec![b'a'; MAX_BODY_BYTES];
         assert_eq!(decode_body(&at_limit, false).unwrap().len(), MAX_BODY_BYTES);
         assert_eq!(
-            decode_body(&STANDARD.encode(&at_limit), true).unwrap().len(),
+            decode_body(&STANDARD.encode(&at_limit), true)
+                .unwrap()
+                .len(),
             MAX_BODY_BYTES
         );
         let over = vec![b'a'; MAX_BODY_BYTES + 1];
@@ -402,7 +404,8 @@ mod tests {
     #[test]
     fn a_signed_request_with_or_without_padding_yields_the_user() {
         for pad in [false, true] {
-            let parsed = parse_signed_request(&signed_request(SECRET, DELETION, pad), SECRET).unwrap();
+            let parsed =
+                parse_signed_request(&signed_request(SECRET, DELETION, pad), SECRET).unwrap();
             assert_eq!(
                 parsed,
                 SignedRequest {
