@@ -1,1 +1,203 @@
-fn main() {}
+//! `cadence`: demo, replay, serve, validate, preview.
+
+use cadence_cli::{config, demo, replay, serve, sinks};
+use cadence_core::chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "cadence", version, about = "DM-first sales cadences for Instagram, WhatsApp and Messenger")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Runs the built-in cadences for sample leads on a virtual clock and prints their timelines.
+    Demo,
+    /// Replays timed Meta webhooks (JSON Lines) and prints every outbound request (JSON Lines).
+    Replay {
+        /// Input: one `{"at": RFC 3339, "webhook": {…}}` per line, in time order ("-" for stdin).
+        #[arg(long)]
+        events: PathBuf,
+        /// Accounts file (default: the demo account for every id).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Extra cadence files (repeatable).
+        #[arg(long = "cadence")]
+        cadences: Vec<PathBuf>,
+        /// Stop the virtual clock here (default: 60 days after the last event).
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Serves the webhook endpoint on the wall clock and sends for real to the Graph API.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long = "cadence")]
+        cadences: Vec<PathBuf>,
+        /// Graph API base URL (Meta by default; a mock or stub for tests).
+        #[arg(long)]
+        graph_url: Option<String>,
+    },
+    /// Checks cadence files; prints `file: field: reason` for every problem.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Shows what a lead would get, and when.
+    Preview {
+        /// Cadence id (built-in or from --file).
+        #[arg(long)]
+        cadence: String,
+        /// The lead's time zone (IANA name).
+        #[arg(long, default_value = "UTC")]
+        tz: String,
+        /// When the lead first writes (RFC 3339).
+        #[arg(long)]
+        start: String,
+        /// The lead's replies: `+2m yes; +10m b; +30m <read>; +1h Thu 10am` (or a file with one per line).
+        #[arg(long)]
+        replies: Option<String>,
+        /// A cadence file to preview instead of a built-in.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("`{s}` is not an RFC 3339 timestamp: {e}"))
+}
+
+fn init_logs() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CADENCE_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+}
+
+fn fail(msg: impl std::fmt::Display, code: u8) -> ExitCode {
+    eprintln!("{msg}");
+    ExitCode::from(code)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs();
+    match cli.command {
+        Cmd::Demo => {
+            let out = demo::demo().await;
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Cmd::Validate { files } => {
+            let mut bad = false;
+            for f in &files {
+                match config::load_cadence(f) {
+                    Ok(c) => println!("{}: ok ({}, {} steps)", f.display(), c.id, c.steps.len() + c.follow_ups.len() + c.long_tail.len()),
+                    Err(e) => {
+                        bad = true;
+                        eprintln!("{e}");
+                    }
+                }
+            }
+            if bad { ExitCode::from(1) } else { ExitCode::SUCCESS }
+        }
+        Cmd::Replay { events, config: cfg, cadences, until } => {
+            let until = match until.as_deref().map(parse_time).transpose() {
+                Ok(u) => u,
+                Err(e) => return fail(format!("--until: {e}"), 2),
+            };
+            let text = if events.as_os_str() == "-" {
+                let mut s = String::new();
+                if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut s) {
+                    return fail(format!("stdin: {e}"), 2);
+                }
+                s
+            } else {
+                match std::fs::read_to_string(&events) {
+                    Ok(s) => s,
+                    Err(e) => return fail(format!("{}: {e}", events.display()), 2),
+                }
+            };
+            let set = match config::load_cadences(&cadences) {
+                Ok(s) => s,
+                Err(e) => return fail(e, 2),
+            };
+            let accounts = match config::load_accounts(cfg.as_deref(), &set) {
+                Ok(a) => a,
+                Err(e) => return fail(e, 2),
+            };
+            let opts = replay::SimOptions { accounts, cadences: set, ..Default::default() };
+            let lines = match replay::replay(&text, opts, until).await {
+                Ok(l) => l,
+                Err(e) => return fail(format!("{}: {e}", events.display()), 2),
+            };
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            for l in &lines {
+                if serde_json::to_writer(&mut w, l).is_err() || w.write_all(b"\n").is_err() {
+                    return fail("stdout closed", 1);
+                }
+            }
+            if w.flush().is_err() {
+                return fail("stdout closed", 1);
+            }
+            ExitCode::SUCCESS
+        }
+        Cmd::Serve { addr, config: cfg, cadences, graph_url } => {
+            let set = match config::load_cadences(&cadences) {
+                Ok(s) => s,
+                Err(e) => return fail(e, 2),
+            };
+            let accounts = match config::load_accounts(cfg.as_deref(), &set) {
+                Ok(a) => a,
+                Err(e) => return fail(e, 2),
+            };
+            match serve::serve(&addr, accounts, set, graph_url).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(e, 1),
+            }
+        }
+        Cmd::Preview { cadence, tz, start, replies, file } => {
+            let start = match parse_time(&start) {
+                Ok(t) => t,
+                Err(e) => return fail(format!("--start: {e}"), 2),
+            };
+            let tz: cadence_core::chrono_tz::Tz = match tz.parse() {
+                Ok(z) => z,
+                Err(_) => return fail(format!("--tz: unknown time zone `{tz}`"), 2),
+            };
+            let extra: Vec<PathBuf> = file.into_iter().collect();
+            let set = match config::load_cadences(&extra) {
+                Ok(s) => s,
+                Err(e) => return fail(e, 2),
+            };
+            if !set.contains(&cadence) {
+                return fail(format!("--cadence: no cadence `{cadence}` (built-ins: coach-ig, whatsapp-ecom, hybrid-b2b)"), 2);
+            }
+            let script = match replies.as_deref().map(demo::read_script).transpose() {
+                Ok(s) => s.unwrap_or_default(),
+                Err(e) => return fail(format!("--replies: {e}"), 2),
+            };
+            match demo::preview(set, &cadence, tz, start, &script).await {
+                Ok(out) => {
+                    print!("{out}");
+                    let _ = sinks::rfc3339;
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e, 2),
+            }
+        }
+    }
+}

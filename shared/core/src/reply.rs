@@ -38,6 +38,8 @@
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 /// One option of a qualifying question, as the lead may refer to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,43 +278,77 @@ fn push_folded(c: char, out: &mut String) {
     out.push(folded);
 }
 
-/// One word of the normalised text, with its byte span so the punctuation around it can be inspected.
+/// One word of the normalised text: its byte span, so the punctuation around it can be inspected, and what
+/// the lexicons know about it.
 #[derive(Debug, Clone, Copy)]
 struct Tok<'a> {
     s: &'a str,
     start: usize,
     end: usize,
+    entry: &'static Entry,
 }
 
-/// A normalised message split into words.
+/// A normalised message split into words, with the lexicon phrases found in it.
 struct Msg<'a> {
     text: &'a str,
     toks: Vec<Tok<'a>>,
+    /// Bit per [`Set`] that has a phrase in the message.
+    hits: u32,
 }
 
 impl<'a> Msg<'a> {
     fn new(text: &'a str) -> Self {
         let mut toks = Vec::with_capacity(text.len() / 5 + 1);
         let mut start = None;
+        let tok = |s: usize, e: usize| Tok {
+            s: &text[s..e],
+            start: s,
+            end: e,
+            entry: lookup(&text[s..e]),
+        };
         for (i, c) in text.char_indices() {
             if c.is_alphanumeric() {
                 start.get_or_insert(i);
             } else if let Some(s) = start.take() {
-                toks.push(Tok {
-                    s: &text[s..i],
-                    start: s,
-                    end: i,
-                });
+                toks.push(tok(s, i));
             }
         }
         if let Some(s) = start {
-            toks.push(Tok {
-                s: &text[s..],
-                start: s,
-                end: text.len(),
-            });
+            toks.push(tok(s, text.len()));
         }
-        Msg { text, toks }
+        let mut msg = Msg {
+            text,
+            toks,
+            hits: 0,
+        };
+        msg.hits = msg.find_phrases();
+        msg
+    }
+
+    /// One pass over the words: each word's entry lists the phrases that start with it.
+    fn find_phrases(&self) -> u32 {
+        let mut hits = 0;
+        for (i, tok) in self.toks.iter().enumerate() {
+            for &(phrase, set) in &tok.entry.phrases {
+                if set == Set::OptOutWhole || self.phrase_at(i, phrase).is_none() {
+                    continue;
+                }
+                // "don't stop messaging me" / "I don't want to unsubscribe" say the opposite.
+                let counts = match set {
+                    Set::OptOutAnywhere => !negated_within(self, i, 1),
+                    Set::OptOutVerb => !negated_within(self, i, 3),
+                    _ => true,
+                };
+                if counts {
+                    hits |= set.bit();
+                }
+            }
+        }
+        hits
+    }
+
+    fn has(&self, set: Set) -> bool {
+        self.hits & set.bit() != 0
     }
 
     fn len(&self) -> usize {
@@ -329,6 +365,15 @@ impl<'a> Msg<'a> {
 
     fn words(&self) -> impl Iterator<Item = &'a str> + '_ {
         self.toks.iter().map(|t| t.s)
+    }
+
+    /// What the lexicons know about word `i` (nothing past the end).
+    fn entry(&self, i: usize) -> &'static Entry {
+        self.toks.get(i).map_or(&EMPTY_ENTRY, |t| t.entry)
+    }
+
+    fn tagged(&self, i: usize, tags: Tags) -> bool {
+        self.toks.get(i).is_some_and(|t| t.entry.tags.has(tags))
     }
 
     /// The text between word `i` and the next word (or the end).
@@ -359,27 +404,13 @@ impl<'a> Msg<'a> {
         Some(k)
     }
 
-    /// Start indices of every occurrence of `phrase`.
-    fn find_phrase<'p>(&'p self, phrase: &'p str) -> impl Iterator<Item = usize> + 'p {
-        (0..self.len()).filter(move |&i| self.phrase_at(i, phrase).is_some())
-    }
-
-    fn has_phrase(&self, phrase: &str) -> bool {
-        self.find_phrase(phrase).next().is_some()
-    }
-
-    fn has_any_phrase(&self, phrases: &[&str]) -> bool {
-        phrases.iter().any(|p| self.has_phrase(p))
-    }
-
-    /// Words of the message that are not in `filler`.
-    fn content_words<'f>(
-        &'f self,
-        filler: &'f [&'f str],
-    ) -> impl Iterator<Item = (usize, &'a str)> + 'f {
-        self.words()
+    /// Words of the message not tagged `filler`.
+    fn content_words(&self, filler: Tags) -> impl Iterator<Item = (usize, &'a str)> + '_ {
+        self.toks
+            .iter()
             .enumerate()
-            .filter(|(_, w)| !filler.contains(w))
+            .filter(move |(_, t)| !t.entry.tags.has(filler))
+            .map(|(i, t)| (i, t.s))
     }
 }
 
@@ -387,6 +418,166 @@ impl<'a> Msg<'a> {
 fn seq_is(words: &[&str], phrase: &str) -> bool {
     let mut it = words.iter();
     phrase.split(' ').all(|p| it.next() == Some(&p)) && it.next().is_none()
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Lexicon index
+// ---------------------------------------------------------------------------------------------------------
+//
+// The word lists below are the source of truth; they are indexed once, on first use, into one map from word
+// to everything known about it (list memberships, weekday, month, ordinal …, and the phrases starting with
+// it). A message then costs one hash look-up per word instead of a scan of every list, which keeps
+// `understand` well inside its hot-path budget however long the lists grow.
+
+/// Single-word lists a word belongs to, as bits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Tags(u32);
+
+impl Tags {
+    const POLITE: Tags = Tags(1);
+    const NEGATOR: Tags = Tags(1 << 1);
+    const PICK_FILLER: Tags = Tags(1 << 2);
+    const LAST: Tags = Tags(1 << 3);
+    const OPTION_LEAD: Tags = Tags(1 << 4);
+    const CONNECTOR: Tags = Tags(1 << 5);
+    const LETTER_FILLER: Tags = Tags(1 << 6);
+    const LABEL_STOPWORD: Tags = Tags(1 << 7);
+    const TOMORROW: Tags = Tags(1 << 8);
+    const TIME_PREP: Tags = Tags(1 << 9);
+    const TIME_MODIFIER: Tags = Tags(1 << 10);
+    const ALONE_FILLER: Tags = Tags(1 << 11);
+    const IN_PREP: Tags = Tags(1 << 12);
+    const ABOUT: Tags = Tags(1 << 13);
+    const AMBIGUOUS_MONTH: Tags = Tags(1 << 14);
+    const REFUSAL: Tags = Tags(1 << 15);
+    const AFTER: Tags = Tags(1 << 16);
+    const DAY_ARTICLE: Tags = Tags(1 << 17);
+
+    fn has(self, other: Tags) -> bool {
+        self.0 & other.0 != 0
+    }
+}
+
+/// Phrase lists (one or more words), found anywhere in a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Set {
+    /// Matched against the whole message instead, so never recorded as a hit.
+    OptOutWhole,
+    OptOutAnywhere,
+    OptOutVerb,
+    Refusal,
+    Several,
+    NextWeek,
+    NextMonth,
+    NextYear,
+    Holidays,
+    DayAfterTomorrow,
+    LaterCue,
+    Price,
+    Timing,
+    Unsure,
+}
+
+impl Set {
+    fn bit(self) -> u32 {
+        1 << self as u32
+    }
+}
+
+/// Everything the lexicons know about one word.
+#[derive(Debug)]
+struct Entry {
+    tags: Tags,
+    weekday: Option<Weekday>,
+    month: Option<u32>,
+    /// Start month and label.
+    season: Option<(u32, &'static str)>,
+    /// 1-based.
+    ordinal: Option<usize>,
+    unit: Option<Unit>,
+    amount: Option<u32>,
+    /// Phrases starting with this word.
+    phrases: Vec<(&'static str, Set)>,
+}
+
+impl Entry {
+    const fn empty() -> Entry {
+        Entry {
+            tags: Tags(0),
+            weekday: None,
+            month: None,
+            season: None,
+            ordinal: None,
+            unit: None,
+            amount: None,
+            phrases: Vec::new(),
+        }
+    }
+}
+
+/// The entry of words no lexicon knows.
+static EMPTY_ENTRY: Entry = Entry::empty();
+
+static LEXICON: LazyLock<HashMap<&'static str, Entry>> = LazyLock::new(build_lexicon);
+
+fn lookup(word: &str) -> &'static Entry {
+    LEXICON.get(word).unwrap_or(&EMPTY_ENTRY)
+}
+
+#[rustfmt::skip]
+const TAGGED: &[(&[&str], Tags)] = &[
+    (POLITE, Tags::POLITE), (NEGATORS, Tags::NEGATOR), (PICK_FILLER, Tags::PICK_FILLER), (LAST, Tags::LAST),
+    (OPTION_LEAD, Tags::OPTION_LEAD), (CONNECTORS, Tags::CONNECTOR), (LETTER_FILLER, Tags::LETTER_FILLER),
+    (LABEL_STOPWORDS, Tags::LABEL_STOPWORD), (TOMORROW, Tags::TOMORROW), (TIME_PREPS, Tags::TIME_PREP),
+    (TIME_MODIFIERS, Tags::TIME_MODIFIER), (ALONE_FILLER, Tags::ALONE_FILLER), (IN_PREPS, Tags::IN_PREP),
+    (ABOUT, Tags::ABOUT), (AMBIGUOUS_MONTHS, Tags::AMBIGUOUS_MONTH), (REFUSAL_WORDS, Tags::REFUSAL),
+    (AFTER_WORDS, Tags::AFTER), (DAY_ARTICLES, Tags::DAY_ARTICLE),
+];
+
+#[rustfmt::skip]
+const PHRASE_SETS: &[(&[&str], Set)] = &[
+    (OPT_OUT_WHOLE, Set::OptOutWhole), (OPT_OUT_ANYWHERE, Set::OptOutAnywhere),
+    (OPT_OUT_VERBS, Set::OptOutVerb), (REFUSAL_PHRASES, Set::Refusal), (SEVERAL, Set::Several),
+    (NEXT_WEEK, Set::NextWeek), (NEXT_MONTH, Set::NextMonth), (NEXT_YEAR, Set::NextYear),
+    (AFTER_HOLIDAYS, Set::Holidays), (DAY_AFTER_TOMORROW, Set::DayAfterTomorrow),
+    (LATER_CUES, Set::LaterCue), (PRICE, Set::Price), (TIMING, Set::Timing), (UNSURE, Set::Unsure),
+];
+
+fn build_lexicon() -> HashMap<&'static str, Entry> {
+    fn at<'m>(map: &'m mut HashMap<&'static str, Entry>, w: &'static str) -> &'m mut Entry {
+        map.entry(w).or_insert_with(Entry::empty)
+    }
+    let mut map = HashMap::new();
+    for (list, tags) in TAGGED {
+        for w in *list {
+            at(&mut map, w).tags.0 |= tags.0;
+        }
+    }
+    for (list, set) in PHRASE_SETS {
+        for p in *list {
+            let first = p.split(' ').next().unwrap_or(p);
+            at(&mut map, first).phrases.push((p, *set));
+        }
+    }
+    for (w, d) in WEEKDAYS {
+        at(&mut map, w).weekday = Some(*d);
+    }
+    for (w, m) in MONTHS {
+        at(&mut map, w).month = Some(*m);
+    }
+    for (w, m, label) in SEASONS {
+        at(&mut map, w).season = Some((*m, label));
+    }
+    for (w, n) in ORDINALS {
+        at(&mut map, w).ordinal = Some(*n);
+    }
+    for (w, u) in UNITS {
+        at(&mut map, w).unit = Some(*u);
+    }
+    for (w, n) in AMOUNTS {
+        at(&mut map, w).amount = Some(*n);
+    }
+    map
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -481,7 +672,7 @@ fn is_opt_out(msg: &Msg<'_>) -> bool {
         // The message without politeness and repeats ("stop stop stop"), on the stack.
         let mut buf = [""; OPT_OUT_MAX_WORDS];
         let mut n = 0;
-        for (_, w) in msg.content_words(POLITE) {
+        for (_, w) in msg.content_words(Tags::POLITE) {
             if n == 0 || buf[n - 1] != w {
                 buf[n] = w;
                 n += 1;
@@ -491,22 +682,18 @@ fn is_opt_out(msg: &Msg<'_>) -> bool {
         if let Some(rest) = WANT_PREFIXES.iter().find_map(|p| strip_seq_prefix(core, p)) {
             core = rest;
         }
-        if !core.is_empty() && OPT_OUT_WHOLE.iter().any(|p| seq_is(core, p)) {
-            return true;
-        }
-        // `how do I unsubscribe?`, but not `I don't want to unsubscribe`.
-        let verb = OPT_OUT_VERBS
-            .iter()
-            .flat_map(|v| msg.find_phrase(v))
-            .any(|i| !negated_within(msg, i, 3));
-        if verb {
+        let whole = core.first().is_some_and(|first| {
+            lookup(first)
+                .phrases
+                .iter()
+                .any(|&(p, set)| set == Set::OptOutWhole && seq_is(core, p))
+        });
+        // `how do I unsubscribe?` (not negated: see `Msg::find_phrases`).
+        if whole || msg.has(Set::OptOutVerb) {
             return true;
         }
     }
-    OPT_OUT_ANYWHERE
-        .iter()
-        .flat_map(|p| msg.find_phrase(p))
-        .any(|i| !negated_within(msg, i, 1))
+    msg.has(Set::OptOutAnywhere)
 }
 
 /// `words` without the leading `phrase`, if it starts with it.
@@ -523,7 +710,7 @@ fn strip_seq_prefix<'w, 's>(words: &'w [&'s str], phrase: &str) -> Option<&'w [&
 
 /// Whether one of the `span` words before word `i` is a negator.
 fn negated_within(msg: &Msg<'_>, i: usize, span: usize) -> bool {
-    (i.saturating_sub(span)..i).any(|j| msg.word(j).is_some_and(|w| NEGATORS.contains(&w)))
+    (i.saturating_sub(span)..i).any(|j| msg.tagged(j, Tags::NEGATOR))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -548,18 +735,21 @@ fn slot_from_text(msg: &Msg<'_>, ctx: &ReplyContext<'_>) -> Option<usize> {
     ordinal_pick(msg, ctx.slots.len()).or_else(|| slot_by_day_or_time(msg, ctx))
 }
 
+/// Words that refuse a slot when they appear around its mention ("thursday doesn't work").
+#[rustfmt::skip]
+const REFUSAL_WORDS: &[&str] = &[
+    "none", "neither", "nor", "not", "dont", "doesnt", "cant", "cannot", "wont", "isnt", "arent",
+    "didnt", "busy", "ninguno", "ninguna", "nenhum", "nenhuma", "aucun", "aucune", "pas", "nicht",
+    "kein", "keiner", "keine", "geen", "niet", "nessuno", "nessuna",
+];
+#[rustfmt::skip]
+const REFUSAL_PHRASES: &[&str] = &[
+    "no puedo", "nao posso", "non posso", "no me va", "no sirve", "nao da", "non va", "can not",
+];
+
 /// Refusals around a slot mention: "thursday doesn't work", "none of these", "can't do tuesday".
 fn refuses(msg: &Msg<'_>) -> bool {
-    const WORDS: &[&str] = &[
-        "none", "neither", "nor", "not", "dont", "doesnt", "cant", "cannot", "wont", "isnt",
-        "arent", "didnt", "busy", "ninguno", "ninguna", "nenhum", "nenhuma", "aucun", "aucune",
-        "pas", "nicht", "kein", "keiner", "keine", "geen", "niet", "nessuno", "nessuna",
-    ];
-    #[rustfmt::skip]
-    const PHRASES: &[&str] = &[
-        "no puedo", "nao posso", "non posso", "no me va", "no sirve", "nao da", "non va", "can not",
-    ];
-    msg.words().any(|w| WORDS.contains(&w)) || msg.has_any_phrase(PHRASES)
+    msg.toks.iter().any(|t| t.entry.tags.has(Tags::REFUSAL)) || msg.has(Set::Refusal)
 }
 
 /// Slots are compared through a bit mask; only the first 64 offered can be picked by weekday or time.
@@ -636,16 +826,12 @@ const WEEKDAYS: &[(&str, Weekday)] = &[
 ];
 
 fn weekday_at(msg: &Msg<'_>, i: usize) -> Option<Weekday> {
-    let w = msg.word(i)?;
     // Portuguese "segunda" is both Monday and "second"; only "segunda-feira" is read as the day, because
     // "a segunda" / "la segunda" (the second one) is the likelier reply to a numbered list.
-    if w == "segunda" && msg.word(i + 1) == Some("feira") {
+    if msg.word(i) == Some("segunda") && msg.word(i + 1) == Some("feira") {
         return Some(Weekday::Mon);
     }
-    WEEKDAYS
-        .iter()
-        .find(|(name, _)| *name == w)
-        .map(|(_, d)| *d)
+    msg.entry(i).weekday
 }
 
 /// A clock time the lead wrote, in minutes after midnight. `alt` is the afternoon reading of a time written
@@ -814,8 +1000,8 @@ fn ordinal_pick(msg: &Msg<'_>, count: usize) -> Option<usize> {
         return None;
     }
     let mut found = None;
-    for (_, w) in msg.content_words(PICK_FILLER) {
-        let pos = ordinal_value(w, count)?;
+    for (i, w) in msg.content_words(Tags::PICK_FILLER) {
+        let pos = ordinal_value(w, msg.entry(i), count)?;
         if found.replace(pos).is_some() {
             return None;
         }
@@ -823,13 +1009,14 @@ fn ordinal_pick(msg: &Msg<'_>, count: usize) -> Option<usize> {
     found.filter(|&p| p < count)
 }
 
-/// 0-based position named by `w` ("2", "2nd", "second", "last"); `count` resolves "last".
-fn ordinal_value(w: &str, count: usize) -> Option<usize> {
-    if LAST.contains(&w) {
+/// 0-based position named by `w` ("2", "2nd", "second", "last"), whose lexicon entry is `entry`; `count`
+/// resolves "last".
+fn ordinal_value(w: &str, entry: &Entry, count: usize) -> Option<usize> {
+    if entry.tags.has(Tags::LAST) {
         return count.checked_sub(1);
     }
-    if let Some((_, n)) = ORDINALS.iter().find(|(name, _)| *name == w) {
-        return Some(n - 1);
+    if let Some(n) = entry.ordinal {
+        return n.checked_sub(1);
     }
     let digits = w.bytes().take_while(u8::is_ascii_digit).count();
     let suffix = &w[digits..];
@@ -888,7 +1075,7 @@ const LABEL_STOPWORDS: &[&str] = &[
 
 fn option_from_text<'o>(msg: &Msg<'_>, ctx: &ReplyContext<'o>) -> Option<&'o OptionSpec> {
     let options = ctx.options;
-    if msg.is_empty() || msg.has_any_phrase(SEVERAL) {
+    if msg.is_empty() || msg.has(Set::Several) {
         return None;
     }
     match letter_pick(msg, options) {
@@ -925,7 +1112,7 @@ fn key_at<'o>(msg: &Msg<'_>, i: usize, options: &'o [OptionSpec]) -> Option<&'o 
 fn letter_pick<'o>(msg: &Msg<'_>, options: &'o [OptionSpec]) -> LetterRead<'o> {
     let (p, option) = if let Some(o) = key_at(msg, 0, options) {
         (0, o)
-    } else if msg.word(0).is_some_and(|w| OPTION_LEAD.contains(&w)) {
+    } else if msg.tagged(0, Tags::OPTION_LEAD) {
         match key_at(msg, 1, options) {
             Some(o) => (1, o),
             None => return LetterRead::Nothing,
@@ -936,13 +1123,13 @@ fn letter_pick<'o>(msg: &Msg<'_>, options: &'o [OptionSpec]) -> LetterRead<'o> {
 
     // Another letter right after, ending the list or followed by more letters: "a and b", "a, b or c".
     let mut j = p + 1;
-    if msg.word(j).is_some_and(|w| CONNECTORS.contains(&w)) {
+    if msg.tagged(j, Tags::CONNECTOR) {
         j += 1;
     }
     if key_at(msg, j, options).is_some_and(|o| o.key != option.key) {
-        let list_goes_on = msg
-            .word(j + 1)
-            .is_none_or(|w| CONNECTORS.contains(&w) || key_at(msg, j + 1, options).is_some());
+        let list_goes_on = j + 1 == msg.len()
+            || msg.tagged(j + 1, Tags::CONNECTOR)
+            || key_at(msg, j + 1, options).is_some();
         let decorated = msg.gap_after(j).trim_start().starts_with([')', '.', ']']);
         if list_goes_on || decorated {
             return LetterRead::Ambiguous;
@@ -954,7 +1141,7 @@ fn letter_pick<'o>(msg: &Msg<'_>, options: &'o [OptionSpec]) -> LetterRead<'o> {
         .trim_start()
         .starts_with([')', '.', ':', '-', '–', '—', ']']);
     let decorated_before = p == 0 && msg.lead_in().trim_end().ends_with(['(', '[']);
-    let only_filler = msg.words().skip(p + 1).all(|w| LETTER_FILLER.contains(&w));
+    let only_filler = (p + 1..msg.len()).all(|k| msg.tagged(k, Tags::LETTER_FILLER));
     if p == 1 || only_filler || decorated_after || decorated_before {
         LetterRead::Picked(option)
     } else {
@@ -1035,7 +1222,7 @@ fn contains_words<'p>(msg: &Msg<'_>, phrase: impl Iterator<Item = &'p str> + Clo
 }
 
 fn is_significant(w: &str) -> bool {
-    w.chars().count() >= 3 && !LABEL_STOPWORDS.contains(&w)
+    w.chars().count() >= 3 && !lookup(w).tags.has(Tags::LABEL_STOPWORD)
 }
 
 /// Equal, or equal but for a plural `s` ("follower" / "followers").
@@ -1141,9 +1328,28 @@ const MONTHS: &[(&str, u32)] = &[
 ];
 
 #[rustfmt::skip]
+/// Month words that are also everyday words ("I may", "Marco", "Mars"): they need a firmer cue.
+const AMBIGUOUS_MONTHS: &[&str] = &["may", "mar", "jan", "marco", "mars"];
+
+/// "after" in "after the 15th", and the articles that may follow it ("después del 15").
+const AFTER_WORDS: &[&str] = &["after", "apres", "despues", "depois", "nach", "dopo", "na"];
+const DAY_ARTICLES: &[&str] = &[
+    "the", "le", "el", "del", "de", "do", "dia", "dem", "il", "la",
+];
+
 const MONTH_LABELS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 
 /// Seasons, with the month each starts in and its label.
@@ -1211,17 +1417,17 @@ fn deferral(msg: &Msg<'_>, today: NaiveDate) -> Option<(NaiveDate, String)> {
     if msg.is_empty() {
         return None;
     }
-    if msg.has_any_phrase(NEXT_WEEK) {
+    if msg.has(Set::NextWeek) {
         let to_monday = 7 - u64::from(today.weekday().num_days_from_monday());
         return Some((
             today.checked_add_days(Days::new(to_monday))?,
             "next week".into(),
         ));
     }
-    if msg.has_any_phrase(NEXT_MONTH) {
+    if msg.has(Set::NextMonth) {
         return Some((first_of_next_month(today)?, "next month".into()));
     }
-    if msg.has_any_phrase(NEXT_YEAR) {
+    if msg.has(Set::NextYear) {
         return Some((
             NaiveDate::from_ymd_opt(today.year() + 1, 1, 1)?,
             "next year".into(),
@@ -1233,7 +1439,7 @@ fn deferral(msg: &Msg<'_>, today: NaiveDate) -> Option<(NaiveDate, String)> {
     if let Some(found) = after_day_of_month(msg, today) {
         return Some(found);
     }
-    if msg.has_any_phrase(AFTER_HOLIDAYS) {
+    if msg.has(Set::Holidays) {
         let this_year = NaiveDate::from_ymd_opt(today.year(), 1, 2)?;
         let date = if today < this_year {
             this_year
@@ -1242,19 +1448,19 @@ fn deferral(msg: &Msg<'_>, today: NaiveDate) -> Option<(NaiveDate, String)> {
         };
         return Some((date, "after the holidays".into()));
     }
-    let later_cue = msg.has_any_phrase(LATER_CUES);
+    let later_cue = msg.has(Set::LaterCue);
     if let Some((month, label)) = month_or_season(msg, later_cue) {
         return Some((next_month_start(today, month)?, label.into()));
     }
     // Both need a later-contact cue or a short message: "stop by the shop tomorrow?" is not a deferral.
-    if msg.has_any_phrase(DAY_AFTER_TOMORROW) && (later_cue || msg.len() <= 4) {
+    if msg.has(Set::DayAfterTomorrow) && (later_cue || msg.len() <= 4) {
         return Some((
             today.checked_add_days(Days::new(2))?,
             "the day after tomorrow".into(),
         ));
     }
-    let tomorrow = msg.words().any(|w| TOMORROW.contains(&w));
-    if tomorrow && (later_cue || stands_alone(msg, |w| TOMORROW.contains(&w))) {
+    let tomorrow = |i| msg.tagged(i, Tags::TOMORROW);
+    if (0..msg.len()).any(tomorrow) && (later_cue || stands_alone(msg, tomorrow)) {
         return Some((today.checked_add_days(Days::new(1))?, "tomorrow".into()));
     }
     None
@@ -1263,21 +1469,17 @@ fn deferral(msg: &Msg<'_>, today: NaiveDate) -> Option<(NaiveDate, String)> {
 /// "in 2 weeks", "in a couple of weeks", "in a few days", "in a month", "dans 3 jours", "em duas semanas".
 fn in_amount(msg: &Msg<'_>, today: NaiveDate) -> Option<(NaiveDate, String)> {
     for i in 0..msg.len() {
-        if !msg.word(i).is_some_and(|w| IN_PREPS.contains(&w)) {
+        if !msg.tagged(i, Tags::IN_PREP) {
             continue;
         }
         let mut j = i + 1;
-        if msg.word(j).is_some_and(|w| ABOUT.contains(&w)) {
+        if msg.tagged(j, Tags::ABOUT) {
             j += 1;
         }
         let Some((n, after)) = amount_at(msg, j) else {
             continue;
         };
-        let Some(unit) = msg
-            .word(after)
-            .and_then(|w| UNITS.iter().find(|(u, _)| *u == w))
-            .map(|(_, u)| *u)
-        else {
+        let Some(unit) = msg.entry(after).unit else {
             continue;
         };
         let date = match unit {
@@ -1306,10 +1508,7 @@ fn amount_at(msg: &Msg<'_>, i: usize) -> Option<(u32, usize)> {
             .filter(|n| (1..=MAX_AMOUNT).contains(n))?;
         return Some((n, i + 1));
     }
-    let (n, mut next) = AMOUNTS
-        .iter()
-        .find(|(a, _)| *a == w)
-        .map(|(_, n)| (*n, i + 1))?;
+    let (n, mut next) = (msg.entry(i).amount?, i + 1);
     // "a couple (of)", "a few", "ein paar", "un par de"
     let n = match msg.word(next) {
         Some("couple" | "par") => {
@@ -1330,17 +1529,13 @@ fn amount_at(msg: &Msg<'_>, i: usize) -> Option<(u32, usize)> {
 
 /// "after the 15th": the 16th, this month if the 15th is still ahead, else next month.
 fn after_day_of_month(msg: &Msg<'_>, today: NaiveDate) -> Option<(NaiveDate, String)> {
-    const AFTER: &[&str] = &["after", "apres", "despues", "depois", "nach", "dopo", "na"];
-    const ARTICLES: &[&str] = &[
-        "the", "le", "el", "del", "de", "do", "dia", "dem", "il", "la",
-    ];
     for i in 0..msg.len() {
-        if !msg.word(i).is_some_and(|w| AFTER.contains(&w)) {
+        if !msg.tagged(i, Tags::AFTER) {
             continue;
         }
         let mut j = i + 1;
         let mut article = false;
-        while msg.word(j).is_some_and(|w| ARTICLES.contains(&w)) && j < i + 3 {
+        while msg.tagged(j, Tags::DAY_ARTICLE) && j < i + 3 {
             article = true;
             j += 1;
         }
@@ -1359,8 +1554,7 @@ fn after_day_of_month(msg: &Msg<'_>, today: NaiveDate) -> Option<(NaiveDate, Str
             continue;
         }
         // "after the 15th of October" is the month's business, not this rule's.
-        let month_follows =
-            (j + 1..j + 3).any(|k| msg.word(k).is_some_and(|w| month_of(w).is_some()));
+        let month_follows = (j + 1..j + 3).any(|k| msg.entry(k).month.is_some());
         if month_follows {
             continue;
         }
@@ -1379,27 +1573,25 @@ fn after_day_of_month(msg: &Msg<'_>, today: NaiveDate) -> Option<(NaiveDate, Str
     None
 }
 
-/// Month words that are also everyday words ("I may", "Marco", "Mars"): they need a firmer cue.
-const AMBIGUOUS_MONTHS: &[&str] = &["may", "mar", "jan", "marco", "mars"];
-
 /// A month or season used as a time: introduced by a preposition, standing alone, or (plain months) with a
 /// later cue. Returns the month it starts and its label.
 fn month_or_season(msg: &Msg<'_>, later_cue: bool) -> Option<(u32, &'static str)> {
-    for (i, w) in msg.words().enumerate() {
-        let (month, label, kind) = if let Some(m) = month_of(w) {
-            let kind = if AMBIGUOUS_MONTHS.contains(&w) {
+    for (i, tok) in msg.toks.iter().enumerate() {
+        let entry = tok.entry;
+        let (month, label, kind) = if let Some(m) = entry.month {
+            let kind = if entry.tags.has(Tags::AMBIGUOUS_MONTH) {
                 Kind::AmbiguousMonth
             } else {
                 Kind::Month
             };
             (m, *MONTH_LABELS.get(m as usize - 1)?, kind)
-        } else if let Some((_, m, label)) = SEASONS.iter().find(|(s, _, _)| *s == w) {
-            (*m, *label, Kind::Season)
+        } else if let Some((m, label)) = entry.season {
+            (m, label, Kind::Season)
         } else {
             continue;
         };
         let cued = introduced_as_time(msg, i, kind)
-            || stands_alone(msg, |x| x == w)
+            || stands_alone(msg, |k| k == i)
             || (later_cue && kind == Kind::Month);
         if cued {
             return Some((month, label));
@@ -1419,10 +1611,6 @@ enum Kind {
     Season,
 }
 
-fn month_of(w: &str) -> Option<u32> {
-    MONTHS.iter().find(|(name, _)| *name == w).map(|(_, m)| *m)
-}
-
 /// Whether word `i` is preceded by a time preposition, possibly through modifiers ("in early October").
 fn introduced_as_time(msg: &Msg<'_>, i: usize, kind: Kind) -> bool {
     let mut j = i;
@@ -1430,7 +1618,7 @@ fn introduced_as_time(msg: &Msg<'_>, i: usize, kind: Kind) -> bool {
         let Some(prev) = j.checked_sub(1).and_then(|k| msg.word(k)) else {
             return false;
         };
-        if TIME_PREPS.contains(&prev) {
+        if lookup(prev).tags.has(Tags::TIME_PREP) {
             // Right before the word, "a" ("a ottobre") is also a verb/article and "this" a determiner.
             let direct = j == i;
             return match (prev, kind) {
@@ -1439,7 +1627,7 @@ fn introduced_as_time(msg: &Msg<'_>, i: usize, kind: Kind) -> bool {
                 _ => true,
             };
         }
-        if !TIME_MODIFIERS.contains(&prev) {
+        if !lookup(prev).tags.has(Tags::TIME_MODIFIER) {
             return false;
         }
         j -= 1;
@@ -1447,10 +1635,10 @@ fn introduced_as_time(msg: &Msg<'_>, i: usize, kind: Kind) -> bool {
     false
 }
 
-/// Whether the message is essentially one word matching `is_it` ("October?", "maybe october").
-fn stands_alone(msg: &Msg<'_>, is_it: impl Fn(&str) -> bool) -> bool {
-    let mut content = msg.content_words(ALONE_FILLER);
-    matches!((content.next(), content.next()), (Some((_, w)), None) if is_it(w))
+/// Whether the message is essentially one word, at an index matching `is_it` ("October?", "maybe october").
+fn stands_alone(msg: &Msg<'_>, is_it: impl Fn(usize) -> bool) -> bool {
+    let mut content = msg.content_words(Tags::ALONE_FILLER);
+    matches!((content.next(), content.next()), (Some((i, _)), None) if is_it(i))
 }
 
 /// The 1st of `month` strictly after the current month (October in October is next year's).
@@ -1512,11 +1700,11 @@ const UNSURE: &[&str] = &[
 
 fn objection(msg: &Msg<'_>) -> Option<Objection> {
     // Price first: "not sure about the price" is about money. Timing next: "maybe later" is about when.
-    if msg.has_any_phrase(PRICE) {
+    if msg.has(Set::Price) {
         Some(Objection::Price)
-    } else if msg.has_any_phrase(TIMING) {
+    } else if msg.has(Set::Timing) {
         Some(Objection::Timing)
-    } else if msg.has_any_phrase(UNSURE) {
+    } else if msg.has(Set::Unsure) {
         Some(Objection::Unsure)
     } else {
         None
@@ -1661,12 +1849,13 @@ mod tests {
 
     #[test]
     fn ordinal_values() {
-        assert_eq!(ordinal_value("2", 3), Some(1));
-        assert_eq!(ordinal_value("2nd", 3), Some(1));
-        assert_eq!(ordinal_value("deuxieme", 3), Some(1));
-        assert_eq!(ordinal_value("last", 5), Some(4));
-        assert_eq!(ordinal_value("0", 3), None);
-        assert_eq!(ordinal_value("10am", 3), None);
+        let value = |w: &str, count| ordinal_value(w, lookup(w), count);
+        assert_eq!(value("2", 3), Some(1));
+        assert_eq!(value("2nd", 3), Some(1));
+        assert_eq!(value("deuxieme", 3), Some(1));
+        assert_eq!(value("last", 5), Some(4));
+        assert_eq!(value("0", 3), None);
+        assert_eq!(value("10am", 3), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! map order: sorted by key unless a crate in the build enables serde_json's `preserve_order`, in which case
 //! it is the field order below. Either way it is deterministic for one build.
 
+use cadence_core::engine::SEND_TAG_PREFIX;
 use cadence_core::ids::Channel;
 use cadence_core::lead::TouchRef;
 use cadence_core::outbound::{Choice, DmBody, DmMessage, MediaKind, MessagingType, Recipient};
@@ -37,9 +38,6 @@ const WA_LIST_DEFAULT_BUTTON: &str = "Choose";
 const WA_ROW_ID_MAX_CHARS: usize = 200;
 const WA_ROW_TITLE_MAX_CHARS: usize = 24;
 const WA_ROW_DESCRIPTION_MAX_CHARS: usize = 72;
-/// Prefix of the tag we attach to sends. Must match `SEND_TAG_PREFIX` in cadence-core's engine, which uses it
-/// to recognise echoes of our own sends.
-pub const SEND_TAG_PREFIX: &str = "cadence:";
 /// Messenger `metadata` is limited to 1000 characters, WhatsApp `biz_opaque_callback_data` to 512.
 const SEND_TAG_MAX_CHARS: usize = 512;
 
@@ -98,8 +96,8 @@ pub struct GraphRequest {
     pub body: Value,
 }
 
-/// The tag identifying a touch's send: `cadence:<schedule name>`. Deterministic and free of personal data
-/// (the lead id is a hash).
+/// The tag identifying a touch's send: core's `SEND_TAG_PREFIX` (`cadence:`) + the touch's schedule name, so
+/// the engine recognises the echo as ours. Deterministic and free of personal data (the lead id is a hash).
 pub fn send_tag(touch: &TouchRef) -> String {
     format!("{SEND_TAG_PREFIX}{}", touch.schedule_name())
 }

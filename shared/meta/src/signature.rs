@@ -371,9 +371,7 @@ mod tests {
         let at_limit = vec![b'a'; MAX_BODY_BYTES];
         assert_eq!(decode_body(&at_limit, false).unwrap().len(), MAX_BODY_BYTES);
         assert_eq!(
-            decode_body(&STANDARD.encode(&at_limit), true)
-                .unwrap()
-                .len(),
+            decode_body(STANDARD.encode(&at_limit), true).unwrap().len(),
             MAX_BODY_BYTES
         );
         let over = vec![b'a'; MAX_BODY_BYTES + 1];
