@@ -1418,6 +1418,16 @@ impl Draft<'_> {
         })]
     }
 
+    /// Renders a text a person (not the lead) reads: a missing name reads "the lead", not "there".
+    fn render_for_people(&self, text: &str) -> String {
+        let t = if self.lead.name.is_none() {
+            text.replace("{first_name}'s", "the lead's").replace("{first_name}", "the lead")
+        } else {
+            text.to_string()
+        };
+        self.render_text(&t)
+    }
+
     fn render_text(&self, text: &str) -> String {
         let l = &self.lead;
         let c = self.ctx.cadence;

@@ -1915,39 +1915,14 @@ mod tests {
     /// Every lexicon entry must already be in normalised form, or it could never match.
     #[test]
     fn lexicons_are_normalised() {
-        let phrase_tables: &[&[&str]] = &[
-            OPT_OUT_WHOLE,
-            OPT_OUT_ANYWHERE,
-            OPT_OUT_VERBS,
-            NEGATORS,
-            POLITE,
-            WANT_PREFIXES,
-            PICK_FILLER,
-            LAST,
-            OPTION_LEAD,
-            CONNECTORS,
-            LETTER_FILLER,
-            SEVERAL,
-            LABEL_STOPWORDS,
-            NEXT_WEEK,
-            NEXT_MONTH,
-            NEXT_YEAR,
-            AFTER_HOLIDAYS,
-            TOMORROW,
-            DAY_AFTER_TOMORROW,
-            LATER_CUES,
-            TIME_PREPS,
-            TIME_MODIFIERS,
-            ALONE_FILLER,
-            IN_PREPS,
-            ABOUT,
-            PRICE,
-            TIMING,
-            UNSURE,
-        ];
-        let names = phrase_tables
+        let names = TAGGED
             .iter()
-            .flat_map(|t| t.iter().copied())
+            .flat_map(|(list, _)| list.iter().copied())
+            .chain(
+                PHRASE_SETS
+                    .iter()
+                    .flat_map(|(list, _)| list.iter().copied()),
+            )
             .chain(WEEKDAYS.iter().map(|(w, _)| *w))
             .chain(ORDINALS.iter().map(|(w, _)| *w))
             .chain(MONTHS.iter().map(|(w, _)| *w))
@@ -1961,5 +1936,28 @@ mod tests {
                 "lexicon entry {entry:?} is not normalised"
             );
         }
+    }
+
+    /// A word listed twice in one table must mean the same thing both times (the index keeps the last).
+    #[test]
+    fn lexicon_tables_agree_with_the_index() {
+        for (w, d) in WEEKDAYS {
+            assert_eq!(lookup(w).weekday, Some(*d), "{w}");
+        }
+        for (w, m) in MONTHS {
+            assert_eq!(lookup(w).month, Some(*m), "{w}");
+        }
+        for (w, n) in ORDINALS {
+            assert_eq!(lookup(w).ordinal, Some(*n), "{w}");
+        }
+        for (w, n) in AMOUNTS {
+            assert_eq!(lookup(w).amount, Some(*n), "{w}");
+        }
+        assert!(lookup("please").tags.has(Tags::POLITE));
+        assert!(lookup("stop")
+            .phrases
+            .iter()
+            .any(|&(p, set)| p == "stop messaging me" && set == Set::OptOutAnywhere));
+        assert!(lookup("zzz").phrases.is_empty());
     }
 }

@@ -26,6 +26,8 @@ pub const QUEUE_HORIZON: Duration = Duration::minutes(15);
 pub const STALE_CLAIM: Duration = Duration::minutes(15);
 /// A timer-fired touch still planned this long after its due time lost its timer; the sweeper fires it.
 pub const REPAIR_GRACE: Duration = Duration::minutes(30);
+/// The longest Meta keeps retrying a webhook (WhatsApp: 7 days).
+pub const MAX_DELIVERY_DELAY: Duration = Duration::days(7);
 /// How often a use case re-reads and re-decides after a concurrent change.
 const MAX_CONFLICT_RETRIES: usize = 8;
 
@@ -164,6 +166,7 @@ impl Services {
 
     /// Webhook use case: applies one inbound event, exactly once in effect.
     pub async fn handle_inbound(&self, ev: &InboundEvent) -> Result<InboundOutcome, ServiceError> {
+        let ev = &self.effective_time(ev);
         let Some(account) = self.accounts.resolve(ev.channel, &ev.account) else {
             tracing::info!(channel = %ev.channel, kind = ev.kind.name(), "event for an unknown account");
             return Ok(InboundOutcome::Ignored("unknown_account"));
@@ -204,6 +207,18 @@ impl Services {
             }
         }
         Err(ServiceError::Retry { reason: "lead kept changing".into(), after: None })
+    }
+
+    /// Meta's timestamp is when the person acted, and anchors the messaging window. A timestamp in the future,
+    /// or older than any retry Meta makes (WhatsApp retries for 7 days), cannot be that, so the receipt time is
+    /// used instead.
+    fn effective_time(&self, ev: &InboundEvent) -> InboundEvent {
+        let now = self.clock.now();
+        let mut ev = ev.clone();
+        if ev.at > now || now - ev.at > MAX_DELIVERY_DELAY {
+            ev.at = now;
+        }
+        ev
     }
 
     async fn save(

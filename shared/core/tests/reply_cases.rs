@@ -267,6 +267,18 @@ const CASES: &[Case] = &[
     ("not now", None, Ctx::Bare, Obj(Timing)),
     ("no time", None, Ctx::Bare, Obj(Timing)),
     ("I'm a costumer", None, Ctx::Bare, Plain),
+    // ---- More mixed and multilingual ----
+    ("b", Some("UNKNOWN_PAYLOAD"), Ctx::Opts, Opt("b")),
+    ("ok", Some("SLOT_1"), Ctx::Opts, Plain),
+    ("Opção B", None, Ctx::Opts, Opt("b")),
+    ("yes please", None, Ctx::Opts, Plain),
+    ("in 2 weeks", None, Ctx::Slots, Defer(2026, 12, 17, "2 weeks")),
+    ("I'm busy thursday", None, Ctx::Slots, Obj(Timing)),
+    ("maybe later", None, Ctx::Bare, Obj(Timing)),
+    ("talk later", None, Ctx::Bare, Obj(Timing)),
+    ("después del 15", None, Ctx::Bare, Defer(2026, 12, 16, "the 16th")),
+    ("pasado mañana", None, Ctx::Bare, Defer(2026, 12, 5, "the day after tomorrow")),
+    ("what about may?", None, Ctx::Bare, Defer(2027, 5, 1, "May")),
     // ---- Plain ----
     ("hello!", None, Ctx::Bare, Plain),
     ("", None, Ctx::Bare, Plain),
@@ -516,6 +528,9 @@ const ALL_CTX: [Ctx; 12] = [
 ];
 
 proptest! {
+    // Integration tests have no lib.rs next to them to persist failures beside; a failure prints its seed.
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
     #[test]
     fn never_panics_and_is_deterministic(
         text in proptest::option::of(any::<String>()),
