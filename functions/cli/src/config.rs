@@ -40,7 +40,10 @@ pub fn load_cadences(extra: &[std::path::PathBuf]) -> Result<CadenceSet, Cadence
 }
 
 /// The accounts file, or the demo account when none is given.
-pub fn load_accounts(path: Option<&Path>, cadences: &CadenceSet) -> Result<Accounts, CadenceErrors> {
+pub fn load_accounts(
+    path: Option<&Path>,
+    cadences: &CadenceSet,
+) -> Result<Accounts, CadenceErrors> {
     match path {
         None => Ok(Accounts::demo()),
         Some(p) => {

@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "cadence", version, about = "DM-first sales cadences for Instagram, WhatsApp and Messenger")]
+#[command(
+    name = "cadence",
+    version,
+    about = "DM-first sales cadences for Instagram, WhatsApp and Messenger"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -80,7 +84,8 @@ fn init_logs() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CADENCE_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("CADENCE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .init();
 }
@@ -104,16 +109,30 @@ async fn main() -> ExitCode {
             let mut bad = false;
             for f in &files {
                 match config::load_cadence(f) {
-                    Ok(c) => println!("{}: ok ({}, {} steps)", f.display(), c.id, c.steps.len() + c.follow_ups.len() + c.long_tail.len()),
+                    Ok(c) => println!(
+                        "{}: ok ({}, {} steps)",
+                        f.display(),
+                        c.id,
+                        c.steps.len() + c.follow_ups.len() + c.long_tail.len()
+                    ),
                     Err(e) => {
                         bad = true;
                         eprintln!("{e}");
                     }
                 }
             }
-            if bad { ExitCode::from(1) } else { ExitCode::SUCCESS }
+            if bad {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
-        Cmd::Replay { events, config: cfg, cadences, until } => {
+        Cmd::Replay {
+            events,
+            config: cfg,
+            cadences,
+            until,
+        } => {
             let until = match until.as_deref().map(parse_time).transpose() {
                 Ok(u) => u,
                 Err(e) => return fail(format!("--until: {e}"), 2),
@@ -138,7 +157,11 @@ async fn main() -> ExitCode {
                 Ok(a) => a,
                 Err(e) => return fail(e, 2),
             };
-            let opts = replay::SimOptions { accounts, cadences: set, ..Default::default() };
+            let opts = replay::SimOptions {
+                accounts,
+                cadences: set,
+                ..Default::default()
+            };
             let lines = match replay::replay(&text, opts, until).await {
                 Ok(l) => l,
                 Err(e) => return fail(format!("{}: {e}", events.display()), 2),
@@ -155,7 +178,12 @@ async fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Cmd::Serve { addr, config: cfg, cadences, graph_url } => {
+        Cmd::Serve {
+            addr,
+            config: cfg,
+            cadences,
+            graph_url,
+        } => {
             let set = match config::load_cadences(&cadences) {
                 Ok(s) => s,
                 Err(e) => return fail(e, 2),
@@ -169,7 +197,13 @@ async fn main() -> ExitCode {
                 Err(e) => fail(e, 1),
             }
         }
-        Cmd::Preview { cadence, tz, start, replies, file } => {
+        Cmd::Preview {
+            cadence,
+            tz,
+            start,
+            replies,
+            file,
+        } => {
             let start = match parse_time(&start) {
                 Ok(t) => t,
                 Err(e) => return fail(format!("--start: {e}"), 2),

@@ -44,10 +44,14 @@ pub fn parse_input(text: &str) -> Result<Vec<InputLine>, InputError> {
         let err = |reason: String| InputError { line, reason };
         let v: serde_json::Value =
             serde_json::from_str(raw).map_err(|e| err(format!("not JSON: {e}")))?;
-        let obj = v.as_object().ok_or_else(|| err("expected an object with `at` and `webhook`".into()))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| err("expected an object with `at` and `webhook`".into()))?;
         for key in obj.keys() {
             if key != "at" && key != "webhook" {
-                return Err(err(format!("unknown field `{key}` (expected `at` and `webhook`)")));
+                return Err(err(format!(
+                    "unknown field `{key}` (expected `at` and `webhook`)"
+                )));
             }
         }
         let at = obj
@@ -57,13 +61,20 @@ pub fn parse_input(text: &str) -> Result<Vec<InputLine>, InputError> {
         let at = DateTime::parse_from_rfc3339(at)
             .map_err(|e| err(format!("`at` is not RFC 3339: {e}")))?
             .with_timezone(&Utc);
-        let webhook = obj.get("webhook").ok_or_else(|| err("missing `webhook`".into()))?;
+        let webhook = obj
+            .get("webhook")
+            .ok_or_else(|| err("missing `webhook`".into()))?;
         if !webhook.is_object() {
-            return Err(err("`webhook` must be a JSON object (a Meta webhook POST body)".into()));
+            return Err(err(
+                "`webhook` must be a JSON object (a Meta webhook POST body)".into(),
+            ));
         }
         if let Some(prev) = out.last() {
             if at < prev.at {
-                return Err(err(format!("`at` goes back in time (before the previous line's {})", crate::sinks::rfc3339(prev.at))));
+                return Err(err(format!(
+                    "`at` goes back in time (before the previous line's {})",
+                    crate::sinks::rfc3339(prev.at)
+                )));
             }
         }
         let body = serde_json::to_vec(webhook).map_err(|e| err(e.to_string()))?;
@@ -125,7 +136,11 @@ impl Simulation {
         let dyn_clock: Arc<dyn Clock> = clock.clone();
         let store = Arc::new(MemoryLeadStore::new(opts.keep_audit));
         let timeline = Arc::new(VirtualTimeline::new(dyn_clock.clone()));
-        let sink = Arc::new(RecordingSink::new(dyn_clock.clone(), opts.graph, opts.record));
+        let sink = Arc::new(RecordingSink::new(
+            dyn_clock.clone(),
+            opts.graph,
+            opts.record,
+        ));
         let notifier = Arc::new(LogNotifier::default());
         let services = Services {
             cadences: Arc::new(opts.cadences),
@@ -140,7 +155,16 @@ impl Simulation {
             notifier: notifier.clone(),
             clock: dyn_clock,
         };
-        Simulation { services, store, timeline, clock, sink, notifier, last_sweep: None, stats: SimStats::default() }
+        Simulation {
+            services,
+            store,
+            timeline,
+            clock,
+            sink,
+            notifier,
+            last_sweep: None,
+            stats: SimStats::default(),
+        }
     }
 
     /// Applies one webhook body at the current virtual time, as the webhook Lambda would after the signature
@@ -259,9 +283,15 @@ impl Simulation {
 }
 
 /// Runs `cadence replay` on input text, returning the output lines.
-pub async fn replay(text: &str, opts: SimOptions, until: Option<DateTime<Utc>>) -> Result<Vec<OutputLine>, InputError> {
+pub async fn replay(
+    text: &str,
+    opts: SimOptions,
+    until: Option<DateTime<Utc>>,
+) -> Result<Vec<OutputLine>, InputError> {
     let input = parse_input(text)?;
-    let Some(first) = input.first() else { return Ok(Vec::new()) };
+    let Some(first) = input.first() else {
+        return Ok(Vec::new());
+    };
     let mut sim = Simulation::new(opts, first.at);
     sim.run(&input, until).await;
     Ok(sim.take_output())

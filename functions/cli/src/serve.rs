@@ -17,13 +17,15 @@ use cadence_core::lead::TouchRef;
 use cadence_core::memory::MemoryLeadStore;
 use cadence_core::outbound::{EmailMessage, HumanTask, NewsletterHandoff};
 use cadence_core::ports::{
-    EmailSender, NewsletterSink, ScheduleError, SendFailure, SendReceipt, SystemClock, TaskSink, TouchQueue,
-    TouchScheduler,
+    EmailSender, NewsletterSink, ScheduleError, SendFailure, SendReceipt, SystemClock, TaskSink,
+    TouchQueue, TouchScheduler,
 };
 use cadence_core::service::{CadenceSet, Services};
 use cadence_meta::client::{GraphApiSender, TokenSource};
 use cadence_meta::graph::GraphConfig;
-use cadence_meta::{parse_webhook, verify_signature, verify_subscription, MetaError, MAX_BODY_BYTES};
+use cadence_meta::{
+    parse_webhook, verify_signature, verify_subscription, MetaError, MAX_BODY_BYTES,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -59,7 +61,12 @@ impl EnvTokens {
                     continue;
                 };
                 if let Ok(v) = std::env::var(var) {
-                    let ids = [a.instagram_id.clone(), a.page_id.clone(), a.whatsapp_phone_number_id.clone(), Some("*".into())];
+                    let ids = [
+                        a.instagram_id.clone(),
+                        a.page_id.clone(),
+                        a.whatsapp_phone_number_id.clone(),
+                        Some("*".into()),
+                    ];
                     for id in ids.into_iter().flatten() {
                         map.insert((*channel, id), v.clone());
                     }
@@ -88,7 +95,10 @@ pub struct TokioTimeline {
 
 impl TokioTimeline {
     pub fn new(tx: mpsc::UnboundedSender<TouchRef>) -> Self {
-        Self { tx, timers: Mutex::new(HashMap::new()) }
+        Self {
+            tx,
+            timers: Mutex::new(HashMap::new()),
+        }
     }
 
     fn later(&self, touch: TouchRef, delay: Duration) -> tokio::task::AbortHandle {
@@ -107,7 +117,10 @@ impl TokioTimeline {
 impl TouchQueue for TokioTimeline {
     async fn enqueue(&self, touch: &TouchRef, delay: Duration) -> Result<(), ScheduleError> {
         if delay.is_zero() {
-            return self.tx.send(touch.clone()).map_err(|e| ScheduleError::Unexpected(e.to_string()));
+            return self
+                .tx
+                .send(touch.clone())
+                .map_err(|e| ScheduleError::Unexpected(e.to_string()));
         }
         self.later(touch.clone(), delay);
         Ok(())
@@ -116,7 +129,12 @@ impl TouchQueue for TokioTimeline {
 
 #[async_trait]
 impl TouchScheduler for TokioTimeline {
-    async fn schedule(&self, touch: &TouchRef, due: DateTime<Utc>, _tz: Tz) -> Result<(), ScheduleError> {
+    async fn schedule(
+        &self,
+        touch: &TouchRef,
+        due: DateTime<Utc>,
+        _tz: Tz,
+    ) -> Result<(), ScheduleError> {
         let name = touch.schedule_name();
         let mut timers = self.timers.lock().unwrap_or_else(|e| e.into_inner());
         if timers.contains_key(&name) {
@@ -128,7 +146,12 @@ impl TouchScheduler for TokioTimeline {
     }
 
     async fn cancel(&self, touch: &TouchRef) -> Result<(), ScheduleError> {
-        if let Some(h) = self.timers.lock().unwrap_or_else(|e| e.into_inner()).remove(&touch.schedule_name()) {
+        if let Some(h) = self
+            .timers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&touch.schedule_name())
+        {
             h.abort();
         }
         Ok(())
@@ -145,25 +168,43 @@ fn print_line(touch: &TouchRef, channel: &str, v: serde_json::Value) {
 
 #[async_trait]
 impl EmailSender for StdoutSinks {
-    async fn send_email(&self, touch: &TouchRef, msg: &EmailMessage) -> Result<SendReceipt, SendFailure> {
+    async fn send_email(
+        &self,
+        touch: &TouchRef,
+        msg: &EmailMessage,
+    ) -> Result<SendReceipt, SendFailure> {
         print_line(touch, "email", ses_send_email_input(touch, msg));
-        Ok(SendReceipt { provider_id: format!("local-{}", touch.schedule_name()) })
+        Ok(SendReceipt {
+            provider_id: format!("local-{}", touch.schedule_name()),
+        })
     }
 }
 
 #[async_trait]
 impl TaskSink for StdoutSinks {
-    async fn create_task(&self, touch: &TouchRef, task: &HumanTask) -> Result<SendReceipt, SendFailure> {
+    async fn create_task(
+        &self,
+        touch: &TouchRef,
+        task: &HumanTask,
+    ) -> Result<SendReceipt, SendFailure> {
         print_line(touch, "task", task_description(task));
-        Ok(SendReceipt { provider_id: format!("local-{}", touch.schedule_name()) })
+        Ok(SendReceipt {
+            provider_id: format!("local-{}", touch.schedule_name()),
+        })
     }
 }
 
 #[async_trait]
 impl NewsletterSink for StdoutSinks {
-    async fn handoff(&self, touch: &TouchRef, h: &NewsletterHandoff) -> Result<SendReceipt, SendFailure> {
+    async fn handoff(
+        &self,
+        touch: &TouchRef,
+        h: &NewsletterHandoff,
+    ) -> Result<SendReceipt, SendFailure> {
         print_line(touch, "newsletter", newsletter_description(h));
-        Ok(SendReceipt { provider_id: format!("local-{}", touch.schedule_name()) })
+        Ok(SendReceipt {
+            provider_id: format!("local-{}", touch.schedule_name()),
+        })
     }
 }
 
@@ -177,7 +218,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn verify(State(st): State<AppState>, Query(q): Query<Vec<(String, String)>>) -> impl IntoResponse {
+async fn verify(
+    State(st): State<AppState>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> impl IntoResponse {
     match verify_subscription(&q, &st.verify_token) {
         Ok(challenge) => (StatusCode::OK, challenge),
         Err(_) => (StatusCode::FORBIDDEN, "forbidden".to_string()),
@@ -185,14 +229,21 @@ async fn verify(State(st): State<AppState>, Query(q): Query<Vec<(String, String)
 }
 
 async fn receive(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
-    let sig = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok());
+    let sig = headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok());
     let (status, text) = handle_post(&st.services, &st.app_secret, sig, &body).await;
     (status, text)
 }
 
 /// The POST /webhook use case shared by `cadence serve`: signature first, then every item in order.
 /// 200 unless nothing could be stored (then 500, so Meta retries; the dedupe claims make that safe).
-pub async fn handle_post(services: &Services, secret: &[u8], sig: Option<&str>, body: &[u8]) -> (StatusCode, String) {
+pub async fn handle_post(
+    services: &Services,
+    secret: &[u8],
+    sig: Option<&str>,
+    body: &[u8],
+) -> (StatusCode, String) {
     if body.len() > MAX_BODY_BYTES {
         return (StatusCode::PAYLOAD_TOO_LARGE, "too large".into());
     }
@@ -227,7 +278,12 @@ pub async fn handle_post(services: &Services, secret: &[u8], sig: Option<&str>, 
 }
 
 /// Runs `cadence serve` until Ctrl-C.
-pub async fn serve(addr: &str, accounts: Accounts, cadences: CadenceSet, graph_url: Option<String>) -> Result<(), String> {
+pub async fn serve(
+    addr: &str,
+    accounts: Accounts,
+    cadences: CadenceSet,
+    graph_url: Option<String>,
+) -> Result<(), String> {
     let app_secret = required_env("META_APP_SECRET")?;
     let verify_token = required_env("META_VERIFY_TOKEN")?;
     let graph = match graph_url {
@@ -267,7 +323,9 @@ pub async fn serve(addr: &str, accounts: Accounts, cadences: CadenceSet, graph_u
                     tracing::warn!(lead = %touch.lead_id, step = %touch.step, error = %e, "send retried");
                     let _ = retry_queue.enqueue(&touch, after).await;
                 }
-                Err(e) => tracing::error!(lead = %touch.lead_id, step = %touch.step, error = %e, "send failed"),
+                Err(e) => {
+                    tracing::error!(lead = %touch.lead_id, step = %touch.step, error = %e, "send failed")
+                }
             }
         }
     });
@@ -282,8 +340,14 @@ pub async fn serve(addr: &str, accounts: Accounts, cadences: CadenceSet, graph_u
             }
         }
     });
-    let state = AppState { services, app_secret: Arc::new(app_secret.into_bytes()), verify_token: Arc::new(verify_token) };
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("{addr}: {e}"))?;
+    let state = AppState {
+        services,
+        app_secret: Arc::new(app_secret.into_bytes()),
+        verify_token: Arc::new(verify_token),
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("{addr}: {e}"))?;
     eprintln!("cadence serve: listening on http://{addr}/webhook");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async {

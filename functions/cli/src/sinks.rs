@@ -80,7 +80,10 @@ impl RecordingSink {
             channel,
             request,
         };
-        self.lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+        self.lines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(line);
     }
 }
 
@@ -142,40 +145,64 @@ pub fn newsletter_description(n: &NewsletterHandoff) -> Value {
 impl ChannelSender for RecordingSink {
     async fn send_dm(&self, touch: &TouchRef, msg: &DmMessage) -> Result<SendReceipt, SendFailure> {
         let tag = send_tag(touch);
-        let req = build_tagged_request(msg, &self.graph, Some(&tag)).map_err(|e| SendFailure::Permanent {
+        let req = build_tagged_request(msg, &self.graph, Some(&tag)).map_err(|e| {
+            SendFailure::Permanent {
+                reason: e.to_string(),
+            }
+        })?;
+        let request = serde_json::to_value(&req).map_err(|e| SendFailure::Permanent {
             reason: e.to_string(),
         })?;
-        let request = serde_json::to_value(&req).map_err(|e| SendFailure::Permanent { reason: e.to_string() })?;
         self.push(touch, msg.channel.as_str(), request);
         let prefix = match msg.channel {
             cadence_core::ids::Channel::Whatsapp => "wamid.cadence.",
             _ => "mid.cadence.",
         };
-        Ok(SendReceipt { provider_id: self.next_id(prefix) })
+        Ok(SendReceipt {
+            provider_id: self.next_id(prefix),
+        })
     }
 }
 
 #[async_trait]
 impl EmailSender for RecordingSink {
-    async fn send_email(&self, touch: &TouchRef, msg: &EmailMessage) -> Result<SendReceipt, SendFailure> {
+    async fn send_email(
+        &self,
+        touch: &TouchRef,
+        msg: &EmailMessage,
+    ) -> Result<SendReceipt, SendFailure> {
         self.push(touch, "email", ses_send_email_input(touch, msg));
-        Ok(SendReceipt { provider_id: self.next_id("ses.cadence.") })
+        Ok(SendReceipt {
+            provider_id: self.next_id("ses.cadence."),
+        })
     }
 }
 
 #[async_trait]
 impl TaskSink for RecordingSink {
-    async fn create_task(&self, touch: &TouchRef, task: &HumanTask) -> Result<SendReceipt, SendFailure> {
+    async fn create_task(
+        &self,
+        touch: &TouchRef,
+        task: &HumanTask,
+    ) -> Result<SendReceipt, SendFailure> {
         self.push(touch, "task", task_description(task));
-        Ok(SendReceipt { provider_id: self.next_id("task.cadence.") })
+        Ok(SendReceipt {
+            provider_id: self.next_id("task.cadence."),
+        })
     }
 }
 
 #[async_trait]
 impl NewsletterSink for RecordingSink {
-    async fn handoff(&self, touch: &TouchRef, h: &NewsletterHandoff) -> Result<SendReceipt, SendFailure> {
+    async fn handoff(
+        &self,
+        touch: &TouchRef,
+        h: &NewsletterHandoff,
+    ) -> Result<SendReceipt, SendFailure> {
         self.push(touch, "newsletter", newsletter_description(h));
-        Ok(SendReceipt { provider_id: self.next_id("contact.cadence.") })
+        Ok(SendReceipt {
+            provider_id: self.next_id("contact.cadence."),
+        })
     }
 }
 
@@ -189,7 +216,10 @@ pub struct LogNotifier {
 impl Notifier for LogNotifier {
     async fn notify(&self, n: &Notification) -> Result<(), SendFailure> {
         tracing::info!(lead = %n.lead, kind = %n.kind, reason = %n.reason, summary = %n.summary, "notification");
-        self.sent.lock().unwrap_or_else(|e| e.into_inner()).push(n.clone());
+        self.sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(n.clone());
         Ok(())
     }
 }

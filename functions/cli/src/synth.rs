@@ -12,7 +12,10 @@ pub const DEMO_WA_PHONE_ID: &str = "106540352242922";
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Writes a message (text, or a tapped quick reply / button when `payload` is set).
-    Say { text: String, payload: Option<String> },
+    Say {
+        text: String,
+        payload: Option<String>,
+    },
     /// Reads our last message.
     Read,
     /// Reacts to our last message.
@@ -46,7 +49,11 @@ pub fn body(who: &Persona, action: &Action, at: DateTime<Utc>, n: usize) -> Valu
             }}]}]
         }),
         (channel, action) => {
-            let (object, business) = if channel == Instagram { ("instagram", DEMO_IG_ID) } else { ("page", DEMO_PAGE_ID) };
+            let (object, business) = if channel == Instagram {
+                ("instagram", DEMO_IG_ID)
+            } else {
+                ("page", DEMO_PAGE_ID)
+            };
             let mut item = json!({ "sender": { "id": who.user }, "recipient": { "id": business }, "timestamp": ms });
             match action {
                 Action::Say { text, payload } => {
@@ -56,7 +63,9 @@ pub fn body(who: &Persona, action: &Action, at: DateTime<Utc>, n: usize) -> Valu
                     }
                     item["message"] = m;
                 }
-                Action::Read if channel == Instagram => item["read"] = json!({ "mid": format!("m_ours_{n}") }),
+                Action::Read if channel == Instagram => {
+                    item["read"] = json!({ "mid": format!("m_ours_{n}") })
+                }
                 Action::Read => item["read"] = json!({ "watermark": ms }),
                 Action::React => {
                     item["reaction"] = json!({ "mid": format!("m_ours_{n}"), "action": "react", "reaction": "love", "emoji": "❤️" })
@@ -70,7 +79,8 @@ pub fn body(who: &Persona, action: &Action, at: DateTime<Utc>, n: usize) -> Valu
 
 fn whatsapp(who: &Persona, action: &Action, at: DateTime<Utc>, n: usize) -> Value {
     let ts = at.timestamp().to_string();
-    let metadata = json!({ "display_phone_number": "15550783881", "phone_number_id": DEMO_WA_PHONE_ID });
+    let metadata =
+        json!({ "display_phone_number": "15550783881", "phone_number_id": DEMO_WA_PHONE_ID });
     let value = match action {
         Action::Read => json!({
             "messaging_product": "whatsapp",
@@ -78,19 +88,28 @@ fn whatsapp(who: &Persona, action: &Action, at: DateTime<Utc>, n: usize) -> Valu
             "statuses": [{ "id": format!("wamid.ours.{n}"), "status": "read", "timestamp": ts, "recipient_id": who.user }]
         }),
         other => {
-            let mut m = json!({ "from": who.user, "id": format!("wamid.demo.{n}"), "timestamp": ts });
+            let mut m =
+                json!({ "from": who.user, "id": format!("wamid.demo.{n}"), "timestamp": ts });
             match other {
-                Action::Say { text, payload: Some(p) } => {
+                Action::Say {
+                    text,
+                    payload: Some(p),
+                } => {
                     m["type"] = json!("interactive");
                     m["interactive"] = json!({ "type": "button_reply", "button_reply": { "id": p, "title": text } });
                 }
-                Action::Say { text, payload: None } | Action::Comment { text } => {
+                Action::Say {
+                    text,
+                    payload: None,
+                }
+                | Action::Comment { text } => {
                     m["type"] = json!("text");
                     m["text"] = json!({ "body": text });
                 }
                 _ => {
                     m["type"] = json!("reaction");
-                    m["reaction"] = json!({ "message_id": format!("wamid.ours.{n}"), "emoji": "👍" });
+                    m["reaction"] =
+                        json!({ "message_id": format!("wamid.ours.{n}"), "emoji": "👍" });
                 }
             }
             json!({

@@ -235,7 +235,7 @@ impl Accounts {
                 && a.whatsapp_phone_number_id.is_none()
             {
                 err(
-                    format!("{f}"),
+                    f.clone(),
                     "needs instagram_id, page_id or whatsapp_phone_number_id".into(),
                 );
             }

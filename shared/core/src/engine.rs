@@ -1393,13 +1393,8 @@ impl Draft<'_> {
         Delivery::Task(HumanTask {
             lead: l.id.clone(),
             channel: l.channel,
-            title: format!(
-                "{} for a {} lead ({})",
-                step.replace('_', " "),
-                l.channel,
-                self.ctx.cadence.id
-            ),
-            instructions: self.render_text(&content.text),
+            title: format!("{step}: {} lead on {}", l.channel, self.ctx.cadence.id),
+            instructions: self.render_for_people(&content.text),
             contact,
         })
     }
@@ -1421,7 +1416,8 @@ impl Draft<'_> {
     /// Renders a text a person (not the lead) reads: a missing name reads "the lead", not "there".
     fn render_for_people(&self, text: &str) -> String {
         let t = if self.lead.name.is_none() {
-            text.replace("{first_name}'s", "the lead's").replace("{first_name}", "the lead")
+            text.replace("{first_name}'s", "the lead's")
+                .replace("{first_name}", "the lead")
         } else {
             text.to_string()
         };
@@ -1483,7 +1479,7 @@ impl Draft<'_> {
             v.set("booking_link", booking_link(link, &l.id));
         }
         if let Some(d) = &l.deferral_label {
-            v.set("deferral", d.clone());
+            v.set("deferral", deferral_phrase(d));
         }
         for (k, val) in &owned {
             v.set(k.as_str(), val.clone());
@@ -1509,6 +1505,21 @@ pub fn booking_link(link: &str, lead: &LeadId) -> String {
         format!("{link}{sep}utm_source=cadence&utm_content={lead}")
     } else {
         format!("{link}{sep}metadata[lead]={lead}")
+    }
+}
+
+/// Turns a deferral label from reply understanding into words that follow "I'll check back": "October" →
+/// "in October", "2 weeks" → "in 2 weeks", "the 16th" → "on the 16th", "next week" stays.
+pub fn deferral_phrase(label: &str) -> String {
+    let first = label.split_whitespace().next().unwrap_or("");
+    let month_or_season = first.chars().next().is_some_and(char::is_uppercase)
+        || matches!(first, "spring" | "summer" | "fall" | "autumn" | "winter");
+    if first.chars().next().is_some_and(|c| c.is_ascii_digit()) || month_or_season {
+        format!("in {label}")
+    } else if first == "the" {
+        format!("on {label}")
+    } else {
+        label.to_string()
     }
 }
 

@@ -19,12 +19,12 @@ pub mod engine;
 pub mod ids;
 pub mod inbound;
 pub mod lead;
+pub mod memory;
 pub mod outbound;
 pub mod ports;
 pub mod render;
 pub mod reply;
 pub mod service;
-pub mod memory;
 pub mod slots;
 pub mod timing;
 

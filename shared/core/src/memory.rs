@@ -10,8 +10,8 @@ use crate::service::Services;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -41,7 +41,10 @@ pub struct MemoryLeadStore {
 
 impl MemoryLeadStore {
     pub fn new(keep_audit: bool) -> Self {
-        Self { state: Mutex::default(), keep_audit }
+        Self {
+            state: Mutex::default(),
+            keep_audit,
+        }
     }
 
     /// The earliest sweeper due instant, for the virtual timeline.
@@ -70,10 +73,10 @@ impl MemoryLeadStore {
 #[async_trait]
 impl LeadStore for MemoryLeadStore {
     async fn load(&self, id: &LeadId) -> Result<Option<Versioned<Lead>>, StoreError> {
-        Ok(lock(&self.state)
-            .leads
-            .get(id)
-            .map(|(l, v)| Versioned { value: l.clone(), version: *v }))
+        Ok(lock(&self.state).leads.get(id).map(|(l, v)| Versioned {
+            value: l.clone(),
+            version: *v,
+        }))
     }
 
     async fn save(&self, w: LeadWrite<'_>) -> Result<u64, StoreError> {
@@ -100,7 +103,10 @@ impl LeadStore for MemoryLeadStore {
             st.due_of.insert(id.clone(), due);
         }
         if self.keep_audit && !w.audit.is_empty() {
-            st.audit.entry(id.clone()).or_default().extend_from_slice(w.audit);
+            st.audit
+                .entry(id.clone())
+                .or_default()
+                .extend_from_slice(w.audit);
         }
         st.leads.insert(id, (w.lead.clone(), version));
         Ok(version)
@@ -114,7 +120,11 @@ impl LeadStore for MemoryLeadStore {
         }
     }
 
-    async fn due_for_sweep(&self, until: DateTime<Utc>, limit: usize) -> Result<Vec<LeadId>, StoreError> {
+    async fn due_for_sweep(
+        &self,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<LeadId>, StoreError> {
         Ok(lock(&self.state)
             .due
             .iter()
@@ -199,14 +209,20 @@ pub struct VirtualTimeline {
 
 impl VirtualTimeline {
     pub fn new(clock: std::sync::Arc<dyn Clock>) -> Self {
-        Self { clock, state: Mutex::default() }
+        Self {
+            clock,
+            state: Mutex::default(),
+        }
     }
 
     /// The earliest instant something becomes due.
     pub fn next_at(&self) -> Option<DateTime<Utc>> {
         let mut st = lock(&self.state);
         loop {
-            let top = st.heap.peek().map(|Reverse((t, s, k))| (*t, *s, k.clone()))?;
+            let top = st
+                .heap
+                .peek()
+                .map(|Reverse((t, s, k))| (*t, *s, k.clone()))?;
             if let Some(name) = &top.2.timer {
                 if st.timers.get(name).map(|(_, s)| *s) != Some(top.1) {
                     st.heap.pop();
@@ -252,13 +268,24 @@ impl VirtualTimeline {
             .collect()
     }
 
-    fn push(&self, st: &mut TimelineState, at: DateTime<Utc>, touch: &TouchRef, timer: Option<String>) -> u64 {
+    fn push(
+        &self,
+        st: &mut TimelineState,
+        at: DateTime<Utc>,
+        touch: &TouchRef,
+        timer: Option<String>,
+    ) -> u64 {
         st.seq += 1;
         let seq = st.seq;
         st.heap.push(Reverse((
             at,
             seq,
-            TouchRefKey { lead: touch.lead_id.clone(), plan: touch.plan, step: touch.step.clone(), timer },
+            TouchRefKey {
+                lead: touch.lead_id.clone(),
+                plan: touch.plan,
+                step: touch.step.clone(),
+                timer,
+            },
         )));
         seq
     }
@@ -266,7 +293,12 @@ impl VirtualTimeline {
 
 #[async_trait]
 impl TouchScheduler for VirtualTimeline {
-    async fn schedule(&self, touch: &TouchRef, due: DateTime<Utc>, tz: Tz) -> Result<(), ScheduleError> {
+    async fn schedule(
+        &self,
+        touch: &TouchRef,
+        due: DateTime<Utc>,
+        tz: Tz,
+    ) -> Result<(), ScheduleError> {
         let name = touch.schedule_name();
         let mut st = lock(&self.state);
         st.schedule_calls += 1;

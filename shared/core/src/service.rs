@@ -13,8 +13,8 @@ use crate::inbound::InboundEvent;
 use crate::lead::{Lead, PlannedTouch, TouchRef, TouchState};
 use crate::outbound::Delivery;
 use crate::ports::{
-    ChannelSender, Clock, EmailSender, LeadStore, LeadWrite, NewsletterSink, Notifier, ScheduleError,
-    SendFailure, StoreError, TaskSink, TouchQueue, TouchScheduler, Versioned,
+    ChannelSender, Clock, EmailSender, LeadStore, LeadWrite, NewsletterSink, Notifier,
+    ScheduleError, SendFailure, StoreError, TaskSink, TouchQueue, TouchScheduler, Versioned,
 };
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
@@ -50,12 +50,12 @@ pub enum ServiceError {
 impl ServiceError {
     /// Whether redelivering the same input may succeed.
     pub fn is_retryable(&self) -> bool {
-        match self {
-            ServiceError::Retry { .. } => true,
-            ServiceError::Store(StoreError::Throttled | StoreError::Unexpected(_)) => true,
-            ServiceError::Schedule(ScheduleError::Throttled | ScheduleError::Unexpected(_)) => true,
-            _ => false,
-        }
+        matches!(
+            self,
+            ServiceError::Retry { .. }
+                | ServiceError::Store(StoreError::Throttled | StoreError::Unexpected(_))
+                | ServiceError::Schedule(ScheduleError::Throttled | ScheduleError::Unexpected(_))
+        )
     }
 }
 
@@ -206,7 +206,10 @@ impl Services {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ServiceError::Retry { reason: "lead kept changing".into(), after: None })
+        Err(ServiceError::Retry {
+            reason: "lead kept changing".into(),
+            after: None,
+        })
     }
 
     /// Meta's timestamp is when the person acted, and anchors the messaging window. A timestamp in the future,
@@ -241,7 +244,12 @@ impl Services {
     }
 
     /// After a successful write: timers for the new pending touch, cancellation of the old one, notifications.
-    async fn after_write(&self, before: &Lead, existed: bool, d: &Decision) -> Result<(), ServiceError> {
+    async fn after_write(
+        &self,
+        before: &Lead,
+        existed: bool,
+        d: &Decision,
+    ) -> Result<(), ServiceError> {
         let old = existed.then_some(before.next.as_ref()).flatten();
         let new = d.lead.next.as_ref();
         let same = |a: &PlannedTouch, b: &PlannedTouch| a.plan == b.plan && a.step == b.step;
@@ -289,7 +297,15 @@ impl Services {
                 return Ok(TouchOutcome::Dropped);
             };
             let (ctx, _) = self.ctx_for(&v.value)?;
-            let d = engine::decide(ctx, &v.value, &Event::TouchDue { plan: touch.plan, step: &touch.step }, now);
+            let d = engine::decide(
+                ctx,
+                &v.value,
+                &Event::TouchDue {
+                    plan: touch.plan,
+                    step: &touch.step,
+                },
+                now,
+            );
             if !d.changed {
                 return Ok(TouchOutcome::Dropped);
             }
@@ -301,19 +317,33 @@ impl Services {
             if d.deliveries.is_empty() {
                 // Skipped (recorded with its reason) or dropped: carry out the successor plan.
                 self.after_write(&v.value, true, &d).await?;
-                return Ok(if d.lead.next.as_ref().is_some_and(|n| n.step == touch.step && n.plan == touch.plan) {
-                    TouchOutcome::Dropped
-                } else {
-                    TouchOutcome::Done
-                });
+                return Ok(
+                    if d.lead
+                        .next
+                        .as_ref()
+                        .is_some_and(|n| n.step == touch.step && n.plan == touch.plan)
+                    {
+                        TouchOutcome::Dropped
+                    } else {
+                        TouchOutcome::Done
+                    },
+                );
             }
             return self.deliver(touch, d, v.version + 1).await;
         }
-        Err(ServiceError::Retry { reason: "lead kept changing".into(), after: None })
+        Err(ServiceError::Retry {
+            reason: "lead kept changing".into(),
+            after: None,
+        })
     }
 
     /// Sends a claimed touch's deliveries and records the result.
-    async fn deliver(&self, touch: &TouchRef, mut d: Decision, mut version: u64) -> Result<TouchOutcome, ServiceError> {
+    async fn deliver(
+        &self,
+        touch: &TouchRef,
+        mut d: Decision,
+        mut version: u64,
+    ) -> Result<TouchOutcome, ServiceError> {
         loop {
             let mut ids = Vec::new();
             let mut failure = None;
@@ -331,10 +361,23 @@ impl Services {
                     }
                 }
             }
-            let path = d.lead.next.as_ref().and_then(|n| n.path.clone()).unwrap_or_default();
+            let path = d
+                .lead
+                .next
+                .as_ref()
+                .and_then(|n| n.path.clone())
+                .unwrap_or_default();
             let event = match &failure {
-                None => Event::Sent { plan: touch.plan, step: &touch.step, provider_ids: ids },
-                Some(f) => Event::Failed { plan: touch.plan, step: &touch.step, failure: f.clone() },
+                None => Event::Sent {
+                    plan: touch.plan,
+                    step: &touch.step,
+                    provider_ids: ids,
+                },
+                Some(f) => Event::Failed {
+                    plan: touch.plan,
+                    step: &touch.step,
+                    failure: f.clone(),
+                },
             };
             // Record the result; on a concurrent change re-read and apply the same result to the new state.
             let mut lead = d.lead.clone();
@@ -360,8 +403,14 @@ impl Services {
                     tracing::info!(lead = %touch.lead_id, step = %touch.step, path = %path, "touch sent");
                     return Ok(TouchOutcome::Sent(path));
                 }
-                Some(SendFailure::Retryable { reason, retry_after }) => {
-                    return Err(ServiceError::Retry { reason, after: retry_after });
+                Some(SendFailure::Retryable {
+                    reason,
+                    retry_after,
+                }) => {
+                    return Err(ServiceError::Retry {
+                        reason,
+                        after: retry_after,
+                    });
                 }
                 Some(f) => {
                     tracing::info!(lead = %touch.lead_id, step = %touch.step, failure = f.code(), "touch failed");
@@ -392,8 +441,12 @@ impl Services {
         let ids = self.store.due_for_sweep(now + QUEUE_HORIZON, limit).await?;
         for id in ids {
             report.examined += 1;
-            let Some(v) = self.store.load(&id).await? else { continue };
-            let Some(t) = v.value.next.clone() else { continue };
+            let Some(v) = self.store.load(&id).await? else {
+                continue;
+            };
+            let Some(t) = v.value.next.clone() else {
+                continue;
+            };
             match t.state {
                 TouchState::Sending { since } if since + STALE_CLAIM <= now => {
                     let (ctx, _) = self.ctx_for(&v.value)?;
@@ -430,7 +483,9 @@ impl Services {
     /// Operator use case: applies a command to a lead.
     pub async fn command(&self, id: &LeadId, c: Command) -> Result<Option<Lead>, ServiceError> {
         for _ in 0..MAX_CONFLICT_RETRIES {
-            let Some(v) = self.store.load(id).await? else { return Ok(None) };
+            let Some(v) = self.store.load(id).await? else {
+                return Ok(None);
+            };
             let (ctx, _) = self.ctx_for(&v.value)?;
             let d = engine::decide(ctx, &v.value, &Event::Command(c.clone()), self.clock.now());
             if !d.changed {
@@ -445,7 +500,10 @@ impl Services {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ServiceError::Retry { reason: "lead kept changing".into(), after: None })
+        Err(ServiceError::Retry {
+            reason: "lead kept changing".into(),
+            after: None,
+        })
     }
 
     /// The instant the sweeper should next look at a lead (for the due index).

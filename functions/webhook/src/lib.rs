@@ -1,0 +1,171 @@
+//! The webhook Lambda's handler: Meta's subscription handshake (GET) and signed event deliveries (POST) on
+//! `/webhook`, behind an API Gateway HTTP API or a Lambda function URL (both send payload format 2.0).
+//!
+//! The handler takes the raw v2 event rather than going through `lambda_http`: `lambda_http` decodes
+//! `isBase64Encoded` bodies with an `expect`, so a malformed body would panic the runtime, and the signature
+//! must be checked on exactly the bytes Meta sent. Here [`cadence_meta::decode_body`] decodes (400 on bad
+//! base64, 413 over 3 MB), then the signature is checked on those bytes (401), then the body is parsed and
+//! every event goes through `Services::handle_inbound` in order.
+//!
+//! # Layout
+//! - [`Webhook`]: the services and secrets built once at init; [`Webhook::handle`] answers one request.
+//! - [`webhook_post`]: the POST use case, the same as `cadence serve`'s `handle_post` (to be shared from
+//!   `cadence-meta`; until then it lives here).
+#![deny(clippy::unwrap_used)]
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::http::header::{HeaderValue, CONTENT_TYPE};
+use aws_lambda_events::http::Method;
+use cadence_aws::WebhookSecrets;
+use cadence_core::service::Services;
+use cadence_meta::{decode_body, parse_webhook, verify_signature, verify_subscription, MetaError};
+
+/// Meta's signature header.
+pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+/// The acknowledgement body Meta's samples use.
+pub const ACK: &str = "EVENT_RECEIVED";
+/// The route both API Gateway and function URLs serve.
+pub const ROUTE: &str = "/webhook";
+
+/// The webhook function's state, built once per execution environment.
+#[derive(Clone)]
+pub struct Webhook {
+    pub services: Services,
+    pub secrets: WebhookSecrets,
+}
+
+/// Status code and text body.
+pub type Reply = (u16, String);
+
+impl Webhook {
+    pub fn new(services: Services, secrets: WebhookSecrets) -> Self {
+        Self { services, secrets }
+    }
+
+    /// Answers one HTTP request.
+    pub async fn handle(&self, req: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+        let path = req
+            .raw_path
+            .as_deref()
+            .or(req.request_context.http.path.as_deref())
+            .unwrap_or("/");
+        let (status, body) = if !path.trim_end_matches('/').ends_with(ROUTE) {
+            (404, "not found".to_string())
+        } else if req.request_context.http.method == Method::GET {
+            self.get(&req)
+        } else if req.request_context.http.method == Method::POST {
+            let sig = req
+                .headers
+                .get(SIGNATURE_HEADER)
+                .and_then(|v| v.to_str().ok());
+            match decode_body(
+                req.body.as_deref().unwrap_or_default(),
+                req.is_base64_encoded,
+            ) {
+                Ok(bytes) => {
+                    webhook_post(
+                        &self.services,
+                        self.secrets.app_secret.expose().as_bytes(),
+                        sig,
+                        &bytes,
+                    )
+                    .await
+                }
+                Err(e) => error_reply(&e),
+            }
+        } else {
+            (405, "method not allowed".to_string())
+        };
+        response(status, body)
+    }
+
+    /// The subscription handshake: `hub.challenge` back when the verify token matches, else 403.
+    fn get(&self, req: &ApiGatewayV2httpRequest) -> Reply {
+        let query: Vec<(String, String)> = ["hub.mode", "hub.verify_token", "hub.challenge"]
+            .iter()
+            .filter_map(|k| {
+                req.query_string_parameters
+                    .first(k)
+                    .map(|v| (k.to_string(), v.to_string()))
+            })
+            .collect();
+        match verify_subscription(&query, self.secrets.verify_token.expose()) {
+            Ok(challenge) => (200, challenge),
+            Err(e) => {
+                tracing::warn!("webhook subscription refused");
+                error_reply(&e)
+            }
+        }
+    }
+}
+
+fn error_reply(e: &MetaError) -> Reply {
+    match e {
+        MetaError::InvalidSignature => (401, "invalid signature".into()),
+        MetaError::Forbidden => (403, "forbidden".into()),
+        MetaError::TooLarge { .. } => (413, "too large".into()),
+        MetaError::BadRequest(_) | MetaError::Malformed(_) | MetaError::InvalidMessage(_) => {
+            (400, "bad request".into())
+        }
+        MetaError::Unexpected(_) => (500, "error".into()),
+    }
+}
+
+fn response(status: u16, body: String) -> ApiGatewayV2httpResponse {
+    let mut r = ApiGatewayV2httpResponse::default();
+    r.status_code = i64::from(status);
+    r.headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r.body = Some(Body::Text(body));
+    r
+}
+
+/// The POST /webhook use case: signature on the raw bytes first, then every event in order. 200 unless an
+/// event could not be stored for a retryable reason (then 500, so Meta delivers again; the inbound claims make
+/// the redelivery safe). Mirrors `cadence serve`'s `handle_post`.
+pub async fn webhook_post(
+    services: &Services,
+    secret: &[u8],
+    sig: Option<&str>,
+    body: &[u8],
+) -> Reply {
+    if body.len() > cadence_meta::MAX_BODY_BYTES {
+        return (413, "too large".into());
+    }
+    if verify_signature(secret, sig, body).is_err() {
+        tracing::warn!("webhook signature rejected");
+        return (401, "invalid signature".into());
+    }
+    let parsed = match parse_webhook(body) {
+        Ok(p) => p,
+        Err(MetaError::Malformed(reason)) => {
+            // Signed by Meta but unusable: acknowledge, or Meta would retry it for days.
+            tracing::warn!(%reason, "malformed webhook body acknowledged");
+            return (200, ACK.into());
+        }
+        Err(e) => return error_reply(&e),
+    };
+    for s in &parsed.skipped {
+        tracing::info!(kind = %s.kind, reason = %s.reason, "webhook item skipped");
+    }
+    let mut retry = false;
+    for ev in &parsed.events {
+        match services.handle_inbound(ev).await {
+            Ok(outcome) => {
+                tracing::debug!(kind = ev.kind.name(), ?outcome, "webhook event handled")
+            }
+            Err(e) => {
+                tracing::error!(kind = ev.kind.name(), error = %e, "event not stored");
+                retry |= e.is_retryable();
+            }
+        }
+    }
+    if retry {
+        (500, "retry".into())
+    } else {
+        (200, ACK.into())
+    }
+}
