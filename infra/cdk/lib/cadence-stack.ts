@@ -504,6 +504,13 @@ export class CadenceStack extends Stack {
       target: {
         arn: sweeper.functionArn,
         roleArn: sweeperScheduleRole.roleArn,
+        // The sweeper logs the event id; the scheduler fills in its execution id and scheduled time.
+        input: JSON.stringify({
+          id: '<aws.scheduler.execution-id>',
+          time: '<aws.scheduler.scheduled-time>',
+          source: 'aws.scheduler',
+          'detail-type': 'Scheduled Event',
+        }),
         // A missed tick is harmless: the next one is 15 minutes away and the sweep is idempotent.
         retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 300 },
       },

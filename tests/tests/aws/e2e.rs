@@ -7,7 +7,6 @@ use aws_lambda_events::sqs::SqsEvent;
 use cadence_core::ids::{Channel, LeadId};
 use cadence_core::lead::TouchRef;
 use cadence_core::memory::VirtualClock;
-use cadence_core::ports::LeadStore;
 use std::sync::Arc;
 use std::time::Duration;
 use wiremock::matchers::{header, method, path};

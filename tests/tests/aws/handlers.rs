@@ -7,7 +7,7 @@ use aws_lambda_events::sqs::SqsEvent;
 use cadence_aws::{build_services_with_clock, load_webhook_secrets};
 use cadence_core::ids::{Channel, LeadId};
 use cadence_core::memory::VirtualClock;
-use cadence_core::ports::{LeadStore, LeadWrite};
+use cadence_core::ports::LeadWrite;
 use cadence_core::service::Services;
 use cadence_webhook::Webhook;
 use std::sync::Arc;
