@@ -141,6 +141,10 @@ fn collapse_spaces(s: &str) -> String {
 /// The first name from a display name ("Sheena Nelson" → "Sheena"), if it looks like one.
 pub fn first_name(name: &str) -> Option<String> {
     let first = name.split_whitespace().next()?;
+    // Handles ("renee.fit", "coach_ana", "ana92") are not names; "Hey there" beats "Hey reneefit".
+    if first.chars().any(|c| c == '.' || c == '_' || c == '@' || c.is_ascii_digit()) {
+        return None;
+    }
     let clean: String = first
         .chars()
         .filter(|c| c.is_alphabetic() || *c == '-' || *c == '\'')
@@ -189,5 +193,7 @@ mod tests {
         assert_eq!(first_name("Sheena Nelson").as_deref(), Some("Sheena"));
         assert_eq!(first_name("🔥🔥").as_deref(), None);
         assert_eq!(first_name("  Zoë  ").as_deref(), Some("Zoë"));
+        assert_eq!(first_name("renée.fit").as_deref(), None);
+        assert_eq!(first_name("coach_ana").as_deref(), None);
     }
 }

@@ -160,7 +160,7 @@ fn table() -> Vec<Expect> {
                     e[0].kind,
                     InboundKind::Comment {
                         comment_id: "17865799348089039".into(),
-                        text: "PLAN please!".into(),
+                        text: "INFO please! 🙏".into(),
                         media_id: Some("18023456789012345".into())
                     }
                 );
