@@ -23,9 +23,7 @@ use cadence_core::ports::{
 use cadence_core::service::{CadenceSet, Services};
 use cadence_meta::client::{GraphApiSender, TokenSource};
 use cadence_meta::graph::GraphConfig;
-use cadence_meta::{
-    parse_webhook, verify_signature, verify_subscription, MetaError, MAX_BODY_BYTES,
-};
+use cadence_meta::{verify_subscription, MAX_BODY_BYTES};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -232,49 +230,11 @@ async fn receive(State(st): State<AppState>, headers: HeaderMap, body: Bytes) ->
     let sig = headers
         .get("x-hub-signature-256")
         .and_then(|v| v.to_str().ok());
-    let (status, text) = handle_post(&st.services, &st.app_secret, sig, &body).await;
-    (status, text)
-}
-
-/// The POST /webhook use case shared by `cadence serve`: signature first, then every item in order.
-/// 200 unless nothing could be stored (then 500, so Meta retries; the dedupe claims make that safe).
-pub async fn handle_post(
-    services: &Services,
-    secret: &[u8],
-    sig: Option<&str>,
-    body: &[u8],
-) -> (StatusCode, String) {
-    if body.len() > MAX_BODY_BYTES {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "too large".into());
-    }
-    if verify_signature(secret, sig, body).is_err() {
-        tracing::warn!("webhook signature rejected");
-        return (StatusCode::UNAUTHORIZED, "invalid signature".into());
-    }
-    let parsed = match parse_webhook(body) {
-        Ok(p) => p,
-        Err(MetaError::Malformed(reason)) => {
-            // Signed by Meta but unusable: acknowledge, or Meta would retry it for days.
-            tracing::warn!(%reason, "malformed webhook body acknowledged");
-            return (StatusCode::OK, "EVENT_RECEIVED".into());
-        }
-        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()),
-    };
-    for s in &parsed.skipped {
-        tracing::info!(kind = %s.kind, reason = %s.reason, "webhook item skipped");
-    }
-    let mut retry = false;
-    for ev in &parsed.events {
-        if let Err(e) = services.handle_inbound(ev).await {
-            tracing::error!(kind = ev.kind.name(), error = %e, "event not stored");
-            retry |= e.is_retryable();
-        }
-    }
-    if retry {
-        (StatusCode::INTERNAL_SERVER_ERROR, "retry".into())
-    } else {
-        (StatusCode::OK, "EVENT_RECEIVED".into())
-    }
+    let (status, text) = cadence_meta::handle_post(&st.services, &st.app_secret, sig, &body).await;
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        text,
+    )
 }
 
 /// Runs `cadence serve` until Ctrl-C.

@@ -9,8 +9,7 @@
 //!
 //! # Layout
 //! - [`Webhook`]: the services and secrets built once at init; [`Webhook::handle`] answers one request.
-//! - [`webhook_post`]: the POST use case, the same as `cadence serve`'s `handle_post` (to be shared from
-//!   `cadence-meta`; until then it lives here).
+//! - POST: [`cadence_meta::handle_post`], the use case `cadence serve` shares.
 #![deny(clippy::unwrap_used)]
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -19,12 +18,13 @@ use aws_lambda_events::http::header::{HeaderValue, CONTENT_TYPE};
 use aws_lambda_events::http::Method;
 use cadence_aws::WebhookSecrets;
 use cadence_core::service::Services;
-use cadence_meta::{decode_body, parse_webhook, verify_signature, verify_subscription, MetaError};
+use cadence_meta::http::error_reply;
+use cadence_meta::{decode_body, verify_subscription};
 
 /// Meta's signature header.
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 /// The acknowledgement body Meta's samples use.
-pub const ACK: &str = "EVENT_RECEIVED";
+pub use cadence_meta::ACK;
 /// The route both API Gateway and function URLs serve.
 pub const ROUTE: &str = "/webhook";
 
@@ -64,7 +64,7 @@ impl Webhook {
                 req.is_base64_encoded,
             ) {
                 Ok(bytes) => {
-                    webhook_post(
+                    cadence_meta::handle_post(
                         &self.services,
                         self.secrets.app_secret.expose().as_bytes(),
                         sig,
@@ -100,18 +100,6 @@ impl Webhook {
     }
 }
 
-fn error_reply(e: &MetaError) -> Reply {
-    match e {
-        MetaError::InvalidSignature => (401, "invalid signature".into()),
-        MetaError::Forbidden => (403, "forbidden".into()),
-        MetaError::TooLarge { .. } => (413, "too large".into()),
-        MetaError::BadRequest(_) | MetaError::Malformed(_) | MetaError::InvalidMessage(_) => {
-            (400, "bad request".into())
-        }
-        MetaError::Unexpected(_) => (500, "error".into()),
-    }
-}
-
 fn response(status: u16, body: String) -> ApiGatewayV2httpResponse {
     let mut r = ApiGatewayV2httpResponse::default();
     r.status_code = i64::from(status);
@@ -121,51 +109,4 @@ fn response(status: u16, body: String) -> ApiGatewayV2httpResponse {
     );
     r.body = Some(Body::Text(body));
     r
-}
-
-/// The POST /webhook use case: signature on the raw bytes first, then every event in order. 200 unless an
-/// event could not be stored for a retryable reason (then 500, so Meta delivers again; the inbound claims make
-/// the redelivery safe). Mirrors `cadence serve`'s `handle_post`.
-pub async fn webhook_post(
-    services: &Services,
-    secret: &[u8],
-    sig: Option<&str>,
-    body: &[u8],
-) -> Reply {
-    if body.len() > cadence_meta::MAX_BODY_BYTES {
-        return (413, "too large".into());
-    }
-    if verify_signature(secret, sig, body).is_err() {
-        tracing::warn!("webhook signature rejected");
-        return (401, "invalid signature".into());
-    }
-    let parsed = match parse_webhook(body) {
-        Ok(p) => p,
-        Err(MetaError::Malformed(reason)) => {
-            // Signed by Meta but unusable: acknowledge, or Meta would retry it for days.
-            tracing::warn!(%reason, "malformed webhook body acknowledged");
-            return (200, ACK.into());
-        }
-        Err(e) => return error_reply(&e),
-    };
-    for s in &parsed.skipped {
-        tracing::info!(kind = %s.kind, reason = %s.reason, "webhook item skipped");
-    }
-    let mut retry = false;
-    for ev in &parsed.events {
-        match services.handle_inbound(ev).await {
-            Ok(outcome) => {
-                tracing::debug!(kind = ev.kind.name(), ?outcome, "webhook event handled")
-            }
-            Err(e) => {
-                tracing::error!(kind = ev.kind.name(), error = %e, "event not stored");
-                retry |= e.is_retryable();
-            }
-        }
-    }
-    if retry {
-        (500, "retry".into())
-    } else {
-        (200, ACK.into())
-    }
 }

@@ -142,7 +142,10 @@ fn collapse_spaces(s: &str) -> String {
 pub fn first_name(name: &str) -> Option<String> {
     let first = name.split_whitespace().next()?;
     // Handles ("renee.fit", "coach_ana", "ana92") are not names; "Hey there" beats "Hey reneefit".
-    if first.chars().any(|c| c == '.' || c == '_' || c == '@' || c.is_ascii_digit()) {
+    if first
+        .chars()
+        .any(|c| c == '.' || c == '_' || c == '@' || c.is_ascii_digit())
+    {
         return None;
     }
     let clean: String = first

@@ -50,7 +50,8 @@ fn errors_after(from: &str, to: &str) -> Vec<String> {
 fn assert_error(from: &str, to: &str, expected: &str) {
     let errs = errors_after(from, to);
     assert!(
-        errs.iter().any(|e| e.starts_with("broken.yaml: ") && e.contains(expected)),
+        errs.iter()
+            .any(|e| e.starts_with("broken.yaml: ") && e.contains(expected)),
         "expected an error containing {expected:?}, got {errs:#?}"
     );
 }
@@ -59,17 +60,28 @@ fn assert_error(from: &str, to: &str, expected: &str) {
 fn the_fixture_itself_is_valid() {
     let c = Cadence::from_yaml("tiny.yaml", VALID).expect("valid");
     assert_eq!(c.steps.len(), 4);
-    assert_eq!(c.follow_ups[0].after, cadence_core::chrono::Duration::hours(4));
+    assert_eq!(
+        c.follow_ups[0].after,
+        cadence_core::chrono::Duration::hours(4)
+    );
 }
 
 #[test]
 fn an_unknown_trigger_is_named() {
-    assert_error("trigger: engaged", "trigger: clicked", "steps[3].trigger: unknown trigger `clicked`");
+    assert_error(
+        "trigger: engaged",
+        "trigger: clicked",
+        "steps[3].trigger: unknown trigger `clicked`",
+    );
 }
 
 #[test]
 fn a_no_reply_touch_faster_than_four_hours_is_refused() {
-    assert_error("after: 4h", "after: 30m", "follow_ups[0].after: a no-reply touch must wait at least 4h");
+    assert_error(
+        "after: 4h",
+        "after: 30m",
+        "follow_ups[0].after: a no-reply touch must wait at least 4h",
+    );
 }
 
 #[test]
@@ -83,17 +95,29 @@ fn a_variant_for_an_option_that_does_not_exist_is_refused() {
 
 #[test]
 fn a_placeholder_no_source_can_fill_is_refused() {
-    assert_error("Hi {first_name}", "Hi {favourite_colour}", "steps[0].text: placeholder {favourite_colour} cannot be filled");
+    assert_error(
+        "Hi {first_name}",
+        "Hi {favourite_colour}",
+        "steps[0].text: placeholder {favourite_colour} cannot be filled",
+    );
 }
 
 #[test]
 fn an_invalid_duration_is_refused() {
-    assert_error("within: 1h", "within: an hour", "steps[2].within: invalid duration");
+    assert_error(
+        "within: 1h",
+        "within: an hour",
+        "steps[2].within: invalid duration",
+    );
 }
 
 #[test]
 fn an_invalid_time_zone_is_refused() {
-    assert_error("id: tiny\n", "id: tiny\ntimezone: Europe/Atlantis\n", "timezone: unknown time zone `Europe/Atlantis`");
+    assert_error(
+        "id: tiny\n",
+        "id: tiny\ntimezone: Europe/Atlantis\n",
+        "timezone: unknown time zone `Europe/Atlantis`",
+    );
 }
 
 #[test]
@@ -111,32 +135,56 @@ fn more_than_twelve_touches_is_refused() {
 #[test]
 fn an_unknown_field_is_named_with_its_line() {
     let errs = errors_after("    within: 5m\n", "    within: 5m\n    colour: blue\n");
-    assert!(errs.iter().any(|e| e.contains("unknown field `colour`") && e.contains("line")), "{errs:#?}");
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("unknown field `colour`") && e.contains("line")),
+        "{errs:#?}"
+    );
 }
 
 #[test]
 fn otherwise_must_name_an_option() {
-    assert_error("otherwise: b", "otherwise: q", "steps[1].otherwise: no option `q`");
+    assert_error(
+        "otherwise: b",
+        "otherwise: q",
+        "steps[1].otherwise: no option `q`",
+    );
 }
 
 #[test]
 fn answer_needs_a_previous_step_with_options() {
-    assert_error("trigger: reply", "trigger: answer", "steps[1].trigger: `answer` needs a previous step with options");
+    assert_error(
+        "trigger: reply",
+        "trigger: answer",
+        "steps[1].trigger: `answer` needs a previous step with options",
+    );
 }
 
 #[test]
 fn the_first_step_must_be_first_contact() {
-    assert_error("trigger: first_contact", "trigger: reply", "steps[0].trigger: the first step must be first_contact");
+    assert_error(
+        "trigger: first_contact",
+        "trigger: reply",
+        "steps[0].trigger: the first step must be first_contact",
+    );
 }
 
 #[test]
 fn a_slot_placeholder_needs_slots_offered_by_then() {
-    assert_error("slots: 3", "slots: 2", "placeholder {slot_3} refers to a slot not offered by then");
+    assert_error(
+        "slots: 3",
+        "slots: 2",
+        "placeholder {slot_3} refers to a slot not offered by then",
+    );
 }
 
 #[test]
 fn email_fallback_before_the_long_tail_is_refused() {
-    assert_error("    text: \"Still there?\"", "    text: \"Still there?\"\n    fallback: [email]", "follow_ups[0].fallback[0]: email fallback is only allowed in the long tail");
+    assert_error(
+        "    text: \"Still there?\"",
+        "    text: \"Still there?\"\n    fallback: [email]",
+        "follow_ups[0].fallback[0]: email fallback is only allowed in the long tail",
+    );
 }
 
 #[test]
@@ -146,28 +194,45 @@ fn duplicate_step_ids_are_refused() {
 
 #[test]
 fn option_labels_must_fit_whatsapp_buttons() {
-    assert_error("label: Reach", "label: A label far too long for any button", "steps[1].options[0].label: 1–20 characters");
+    assert_error(
+        "label: Reach",
+        "label: A label far too long for any button",
+        "steps[1].options[0].label: 1–20 characters",
+    );
 }
 
 #[test]
 fn an_email_touch_needs_a_subject() {
-    assert_error("channel: task", "channel: email", "long_tail[0].subject: email touches need a subject");
+    assert_error(
+        "channel: task",
+        "channel: email",
+        "long_tail[0].subject: email touches need a subject",
+    );
 }
 
 #[test]
 fn a_missing_variant_without_default_is_refused() {
-    assert_error("      b: { text: \"Clients tip\" }\n", "", "steps[2].variants: no variant for option `b` and no `default`");
+    assert_error(
+        "      b: { text: \"Clients tip\" }\n",
+        "",
+        "steps[2].variants: no variant for option `b` and no `default`",
+    );
 }
 
 #[test]
 fn broken_yaml_reports_a_location() {
-    let err = Cadence::from_yaml("x.yaml", "id: [unclosed").expect_err("invalid").to_string();
+    let err = Cadence::from_yaml("x.yaml", "id: [unclosed")
+        .expect_err("invalid")
+        .to_string();
     assert!(err.starts_with("x.yaml: line "), "{err}");
 }
 
 #[test]
 fn all_problems_are_reported_at_once() {
-    let yaml = VALID.replacen("after: 4h", "after: 1h", 1).replacen("within: 1h", "within: soon", 1);
+    let yaml =
+        VALID
+            .replacen("after: 4h", "after: 1h", 1)
+            .replacen("within: 1h", "within: soon", 1);
     let errs = Cadence::from_yaml("broken.yaml", &yaml).expect_err("invalid");
     assert!(errs.0.len() >= 2, "{errs}");
 }
@@ -178,9 +243,20 @@ fn built_ins_follow_the_playbook_timings() {
         let c = Cadence::from_yaml(id, yaml).expect("built-in is valid");
         let hours = |d: cadence_core::chrono::Duration| d.num_minutes() as f64 / 60.0;
         assert_eq!(c.steps.len(), 4, "{id}: opener, qualify, value, call ask");
-        assert!(c.steps[0].within <= cadence_core::chrono::Duration::minutes(5), "{id}: step 1 within 5 min");
-        assert_eq!(hours(c.follow_ups[0].after), 4.0, "{id}: follow-up #1 at +4 h");
-        assert_eq!(hours(c.follow_ups[1].after), 23.0, "{id}: follow-up #2 at +23 h");
+        assert!(
+            c.steps[0].within <= cadence_core::chrono::Duration::minutes(5),
+            "{id}: step 1 within 5 min"
+        );
+        assert_eq!(
+            hours(c.follow_ups[0].after),
+            4.0,
+            "{id}: follow-up #1 at +4 h"
+        );
+        assert_eq!(
+            hours(c.follow_ups[1].after),
+            23.0,
+            "{id}: follow-up #2 at +23 h"
+        );
         let days: Vec<i64> = c.long_tail.iter().map(|t| t.at.num_days()).collect();
         assert_eq!(days, [7, 14, 30], "{id}: long tail +7/+14/+30 d");
         assert!(c.end.newsletter, "{id}: ends with the newsletter");

@@ -22,6 +22,7 @@
 pub mod client;
 pub mod errors;
 pub mod graph;
+pub mod http;
 pub mod signature;
 pub mod webhook;
 
@@ -30,6 +31,7 @@ pub use errors::classify;
 pub use graph::{
     build_request, build_tagged_request, send_tag, truncate_chars, GraphConfig, GraphRequest,
 };
+pub use http::{handle_post, ACK};
 pub use signature::{
     decode_body, parse_signed_request, sign, verify_signature, verify_subscription, SignedRequest,
     MAX_BODY_BYTES,

@@ -13,7 +13,9 @@ use cadence_core::ports::LeadStore;
 use cadence_core::service::CadenceSet;
 
 pub fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).expect("instant").with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(s)
+        .expect("instant")
+        .with_timezone(&Utc)
 }
 
 /// The test account: New York, assets and an email sender configured, `cadence` on every channel.
@@ -57,15 +59,33 @@ impl Outcome {
     pub fn timeline(&self) -> Vec<(i64, String, String)> {
         self.out
             .iter()
-            .map(|o| ((utc(&o.at) - self.start).num_minutes(), o.step.clone(), o.channel.to_string()))
+            .map(|o| {
+                (
+                    (utc(&o.at) - self.start).num_minutes(),
+                    o.step.clone(),
+                    o.channel.to_string(),
+                )
+            })
             .collect()
     }
 }
 
 /// Runs one persona's script (offsets from `start`) to `start + days`.
-pub async fn run(cadence: &str, tz: &str, persona: &Persona, start: DateTime<Utc>, script: &[(Duration, Action)], days: i64) -> Outcome {
+pub async fn run(
+    cadence: &str,
+    tz: &str,
+    persona: &Persona,
+    start: DateTime<Utc>,
+    script: &[(Duration, Action)],
+    days: i64,
+) -> Outcome {
     let accounts = accounts(cadence, tz);
-    let opts = SimOptions { accounts, cadences: CadenceSet::builtins(), keep_audit: true, ..Default::default() };
+    let opts = SimOptions {
+        accounts,
+        cadences: CadenceSet::builtins(),
+        keep_audit: true,
+        ..Default::default()
+    };
     let mut sim = Simulation::new(opts, start);
     for (n, (d, action)) in script.iter().enumerate() {
         let at = start + *d;
@@ -76,30 +96,59 @@ pub async fn run(cadence: &str, tz: &str, persona: &Persona, start: DateTime<Utc
     }
     sim.advance_to(start + Duration::days(days)).await;
     let id = LeadId::derive("acme", persona.channel, &persona.user);
-    let lead = sim.store.load(&id).await.unwrap().expect("lead exists").value;
+    let lead = sim
+        .store
+        .load(&id)
+        .await
+        .unwrap()
+        .expect("lead exists")
+        .value;
     let audit = sim.store.audit(&id).await.unwrap();
-    Outcome { out: sim.take_output(), lead, audit, start }
+    Outcome {
+        out: sim.take_output(),
+        lead,
+        audit,
+        start,
+    }
 }
 
 pub fn say(t: &str) -> Action {
-    Action::Say { text: t.into(), payload: None }
+    Action::Say {
+        text: t.into(),
+        payload: None,
+    }
 }
 
 pub fn tap(title: &str, payload: &str) -> Action {
-    Action::Say { text: title.into(), payload: Some(payload.into()) }
+    Action::Say {
+        text: title.into(),
+        payload: Some(payload.into()),
+    }
 }
 
 pub fn ig() -> Persona {
-    Persona { channel: Channel::Instagram, user: "6871000000000001".into(), name: "Ada".into() }
+    Persona {
+        channel: Channel::Instagram,
+        user: "6871000000000001".into(),
+        name: "Ada".into(),
+    }
 }
 
 pub fn wa() -> Persona {
     // A +1 number spans several zones, so the account's zone applies.
-    Persona { channel: Channel::Whatsapp, user: "15551234567".into(), name: "Bruno Diaz".into() }
+    Persona {
+        channel: Channel::Whatsapp,
+        user: "15551234567".into(),
+        name: "Bruno Diaz".into(),
+    }
 }
 
 pub fn messenger() -> Persona {
-    Persona { channel: Channel::Messenger, user: "7100000000000003".into(), name: "Chloé".into() }
+    Persona {
+        channel: Channel::Messenger,
+        user: "7100000000000003".into(),
+        name: "Chloé".into(),
+    }
 }
 
 pub fn m(n: i64) -> Duration {
