@@ -1,6 +1,6 @@
 //! `cadence`: demo, replay, serve, validate, preview.
 
-use cadence_cli::{config, demo, replay, serve, sinks};
+use cadence_cli::{config, demo, operate, replay, report, serve};
 use cadence_core::chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -54,6 +54,60 @@ enum Cmd {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Lists leads, or shows one lead's timeline, from a running `cadence serve` (admin API).
+    Leads {
+        #[command(subcommand)]
+        action: LeadsCmd,
+        /// The `cadence serve` address (needs CADENCE_ADMIN_TOKEN on both sides).
+        #[arg(long, global = true, default_value = DEFAULT_SERVER)]
+        server: String,
+    },
+    /// Pauses a lead's automation (indefinitely, or until an instant).
+    Pause {
+        id: String,
+        /// Resume with a re-open touch at this instant (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, default_value = DEFAULT_SERVER)]
+        server: String,
+    },
+    /// Resumes a paused or handed-off lead from where it stalled.
+    Resume {
+        id: String,
+        #[arg(long, default_value = DEFAULT_SERVER)]
+        server: String,
+    },
+    /// Stops a lead's cadence for good.
+    Stop {
+        id: String,
+        #[arg(long, default_value = DEFAULT_SERVER)]
+        server: String,
+    },
+    /// Hands a lead to a person (automation waits; a notification goes out).
+    Handoff {
+        id: String,
+        #[arg(long, default_value = DEFAULT_SERVER)]
+        server: String,
+    },
+    /// Prints the per-step funnel of a replayed scenario (--events) or of a running serve (--server).
+    Report {
+        /// Replay input, as for `cadence replay` ("-" for stdin).
+        #[arg(long, conflicts_with = "server")]
+        events: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long = "cadence")]
+        cadences: Vec<PathBuf>,
+        /// Count sends from this instant (RFC 3339).
+        #[arg(long)]
+        from: Option<String>,
+        /// Count sends before this instant (RFC 3339).
+        #[arg(long)]
+        to: Option<String>,
+        /// A running `cadence serve` to read instead of replaying.
+        #[arg(long)]
+        server: Option<String>,
+    },
     /// Shows what a lead would get, and when.
     Preview {
         /// Cadence id (built-in or from --file).
@@ -72,6 +126,27 @@ enum Cmd {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+}
+
+const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+
+#[derive(Subcommand)]
+enum LeadsCmd {
+    /// Every lead: status, reason, stage, next touch.
+    List,
+    /// One lead's timeline: every decision and its reason, in the lead's local time.
+    Show { id: String },
+}
+
+/// Runs an admin API call and prints its answer.
+async fn admin(server: &str, action: operate::AdminAction) -> ExitCode {
+    match operate::run_admin(server, action).await {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e, 1),
+    }
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
@@ -197,6 +272,105 @@ async fn main() -> ExitCode {
                 Err(e) => fail(e, 1),
             }
         }
+        Cmd::Leads { action, server } => {
+            let action = match action {
+                LeadsCmd::List => operate::AdminAction::List,
+                LeadsCmd::Show { id } => operate::AdminAction::Show(id),
+            };
+            admin(&server, action).await
+        }
+        Cmd::Pause { id, until, server } => {
+            let until = match until.as_deref().map(parse_time).transpose() {
+                Ok(u) => u,
+                Err(e) => return fail(format!("--until: {e}"), 2),
+            };
+            let command = "pause";
+            admin(
+                &server,
+                operate::AdminAction::Command { id, command, until },
+            )
+            .await
+        }
+        Cmd::Resume { id, server } => {
+            let (command, until) = ("resume", None);
+            admin(
+                &server,
+                operate::AdminAction::Command { id, command, until },
+            )
+            .await
+        }
+        Cmd::Stop { id, server } => {
+            let (command, until) = ("stop", None);
+            admin(
+                &server,
+                operate::AdminAction::Command { id, command, until },
+            )
+            .await
+        }
+        Cmd::Handoff { id, server } => {
+            let (command, until) = ("handoff", None);
+            admin(
+                &server,
+                operate::AdminAction::Command { id, command, until },
+            )
+            .await
+        }
+        Cmd::Report {
+            events,
+            config: cfg,
+            cadences,
+            from,
+            to,
+            server,
+        } => {
+            let (from, to) = match (
+                from.as_deref().map(parse_time).transpose(),
+                to.as_deref().map(parse_time).transpose(),
+            ) {
+                (Ok(f), Ok(t)) => (f, t),
+                (Err(e), _) => return fail(format!("--from: {e}"), 2),
+                (_, Err(e)) => return fail(format!("--to: {e}"), 2),
+            };
+            let events = match (events, server) {
+                (_, Some(server)) => {
+                    return admin(&server, operate::AdminAction::Funnel { from, to }).await
+                }
+                (Some(e), None) => e,
+                (None, None) => return fail("report: give --events FILE or --server URL", 2),
+            };
+            let text = if events.as_os_str() == "-" {
+                let mut s = String::new();
+                if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut s) {
+                    return fail(format!("stdin: {e}"), 2);
+                }
+                s
+            } else {
+                match std::fs::read_to_string(&events) {
+                    Ok(s) => s,
+                    Err(e) => return fail(format!("{}: {e}", events.display()), 2),
+                }
+            };
+            let set = match config::load_cadences(&cadences) {
+                Ok(s) => s,
+                Err(e) => return fail(e, 2),
+            };
+            let accounts = match config::load_accounts(cfg.as_deref(), &set) {
+                Ok(a) => a,
+                Err(e) => return fail(e, 2),
+            };
+            let opts = replay::SimOptions {
+                accounts,
+                cadences: set,
+                ..Default::default()
+            };
+            match report::replay_funnel(&text, opts, from, to).await {
+                Ok(f) => {
+                    print!("{}", f.render());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(format!("{}: {e}", events.display()), 2),
+            }
+        }
         Cmd::Preview {
             cadence,
             tz,
@@ -227,7 +401,6 @@ async fn main() -> ExitCode {
             match demo::preview(set, &cadence, tz, start, &script).await {
                 Ok(out) => {
                     print!("{out}");
-                    let _ = sinks::rfc3339;
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(e, 2),

@@ -29,6 +29,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// Touches delivered at once by `cadence serve` (the Lambda's concurrency in the cloud).
+pub const SEND_CONCURRENCY: usize = 32;
+
 /// Shared state of the endpoint.
 #[derive(Clone)]
 pub struct AppState {
@@ -211,6 +214,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/webhook", get(verify).post(receive))
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            cadence_meta::deletion::DELETION_ROUTE,
+            axum::routing::post(data_deletion),
+        )
+        .route(
+            cadence_meta::deletion::DELETION_STATUS_ROUTE,
+            get(data_deletion_status),
+        )
         // One byte over the limit so an exactly-3 MB body is accepted and anything larger gets 413.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -227,9 +238,12 @@ async fn verify(
 }
 
 async fn receive(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
-    let sig = headers
-        .get("x-hub-signature-256")
-        .and_then(|v| v.to_str().ok());
+    // A repeated signature header is ambiguous: refuse it rather than pick one.
+    let mut values = headers.get_all("x-hub-signature-256").iter();
+    let sig = match (values.next(), values.next()) {
+        (Some(v), None) => v.to_str().ok(),
+        _ => None,
+    };
     let (status, text) = cadence_meta::handle_post(&st.services, &st.app_secret, sig, &body).await;
     (
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -265,28 +279,44 @@ pub async fn serve(
         email: Arc::new(StdoutSinks),
         tasks: Arc::new(StdoutSinks),
         newsletter: Arc::new(StdoutSinks),
-        notifier: Arc::new(LogNotifier::default()),
+        // Handoffs and bookings: a signed POST to CADENCE_NOTIFY_URL when set, else the log.
+        notifier: match crate::notify::WebhookNotifier::from_env()? {
+            Some(n) => Arc::new(n),
+            None => Arc::new(LogNotifier::default()),
+        },
         clock: Arc::new(SystemClock),
     };
-    // The send worker: what the SQS-triggered Lambda does, one touch at a time, with backoff on retryable errors.
+    // The send workers: what the SQS-triggered Lambda does, up to SEND_CONCURRENCY touches at once (as
+    // concurrent Lambda invocations would; the versioned store and the touch claim keep each send single),
+    // with backoff on retryable errors.
     let worker = services.clone();
     let retry_queue = timeline.clone();
+    let permits = Arc::new(tokio::sync::Semaphore::new(SEND_CONCURRENCY));
     tokio::spawn(async move {
         while let Some(touch) = rx.recv().await {
-            match worker.handle_touch(&touch).await {
-                Ok(_) => {}
-                Err(e) if e.is_retryable() => {
-                    let after = match &e {
-                        cadence_core::service::ServiceError::Retry { after: Some(a), .. } => *a,
-                        _ => Duration::from_secs(30),
-                    };
-                    tracing::warn!(lead = %touch.lead_id, step = %touch.step, error = %e, "send retried");
-                    let _ = retry_queue.enqueue(&touch, after).await;
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            let (worker, retry_queue) = (worker.clone(), retry_queue.clone());
+            tokio::spawn(async move {
+                let _permit = permit;
+                match worker.handle_touch(&touch).await {
+                    Ok(_) => {}
+                    Err(e) if e.is_retryable() => {
+                        let after = match &e {
+                            cadence_core::service::ServiceError::Retry {
+                                after: Some(a), ..
+                            } => *a,
+                            _ => Duration::from_secs(30),
+                        };
+                        tracing::warn!(lead = %touch.lead_id, step = %touch.step, error = %e, "send retried");
+                        let _ = retry_queue.enqueue(&touch, after).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(lead = %touch.lead_id, step = %touch.step, error = %e, "send failed")
+                    }
                 }
-                Err(e) => {
-                    tracing::error!(lead = %touch.lead_id, step = %touch.step, error = %e, "send failed")
-                }
-            }
+            });
         }
     });
     // The sweeper: every minute here (every 15 minutes in the cloud; the work done is the same).
@@ -300,6 +330,7 @@ pub async fn serve(
             }
         }
     });
+    let ops = crate::operate::OpsState::from_env(services.clone());
     let state = AppState {
         services,
         app_secret: Arc::new(app_secret.into_bytes()),
@@ -309,10 +340,62 @@ pub async fn serve(
         .await
         .map_err(|e| format!("{addr}: {e}"))?;
     eprintln!("cadence serve: listening on http://{addr}/webhook");
-    axum::serve(listener, router(state))
+    // Booking webhooks and the admin API (each off until its secret or token is set).
+    axum::serve(listener, router(state).merge(crate::operate::router(ops)))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
         .map_err(|e| e.to_string())
+}
+
+/// The public origin for the deletion status URL: `X-Forwarded-Proto` (a tunnel) or http, and the `Host`
+/// header when it is a plain host name (anything else falls back to localhost rather than echo it).
+fn public_origin(headers: &HeaderMap) -> String {
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'))
+        })
+        .unwrap_or("localhost");
+    let proto = match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{proto}://{host}")
+}
+
+fn answer(a: cadence_meta::deletion::Answer) -> axum::response::Response {
+    let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, a.content_type)],
+        a.body,
+    )
+        .into_response()
+}
+
+/// `POST /data-deletion`: Meta's Data Deletion Request Callback.
+async fn data_deletion(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    let origin = public_origin(&headers);
+    answer(
+        cadence_meta::handle_deletion_request(&st.services, &st.app_secret, &body, &origin).await,
+    )
+}
+
+/// `GET /data-deletion/status?code=…`: the page the callback's `url` points to.
+async fn data_deletion_status(Query(q): Query<Vec<(String, String)>>) -> axum::response::Response {
+    let code = q.iter().find(|(k, _)| k == "code").map(|(_, v)| v.as_str());
+    answer(cadence_meta::deletion_status(code))
 }

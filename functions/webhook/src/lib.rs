@@ -10,6 +10,10 @@
 //! # Layout
 //! - [`Webhook`]: the services and secrets built once at init; [`Webhook::handle`] answers one request.
 //! - POST: [`cadence_meta::handle_post`], the use case `cadence serve` shares.
+//! - `POST /booking/cal`, `POST /booking/calendly`: booking webhooks ([`cadence_core::booking::handle_post`]),
+//!   shared with `cadence serve`.
+//! - `POST /data-deletion`, `GET /data-deletion/status`: Meta's data-deletion callback
+//!   ([`cadence_meta::handle_deletion_request`]), shared with `cadence serve` too.
 #![deny(clippy::unwrap_used)]
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -50,6 +54,12 @@ impl Webhook {
             .as_deref()
             .or(req.request_context.http.path.as_deref())
             .unwrap_or("/");
+        if let Some(r) = self.data_deletion(&req, path).await {
+            return r;
+        }
+        if let Some(r) = self.booking(&req, path).await {
+            return r;
+        }
         let (status, body) = if !path.trim_end_matches('/').ends_with(ROUTE) {
             (404, "not found".to_string())
         } else if req.request_context.http.method == Method::GET {
@@ -78,6 +88,96 @@ impl Webhook {
             (405, "method not allowed".to_string())
         };
         response(status, body)
+    }
+
+    /// Meta's Data Deletion Request Callback (`POST /data-deletion`) and its status page
+    /// (`GET /data-deletion/status`); `None` for any other route.
+    async fn data_deletion(
+        &self,
+        req: &ApiGatewayV2httpRequest,
+        path: &str,
+    ) -> Option<ApiGatewayV2httpResponse> {
+        use cadence_meta::deletion::{DELETION_ROUTE, DELETION_STATUS_ROUTE};
+        let path = path.trim_end_matches('/');
+        let method = &req.request_context.http.method;
+        let answer = if path.ends_with(DELETION_STATUS_ROUTE) && method == Method::GET {
+            cadence_meta::deletion_status(req.query_string_parameters.first("code"))
+        } else if path.ends_with(DELETION_ROUTE) && method == Method::POST {
+            let origin = format!(
+                "https://{}",
+                req.request_context
+                    .domain_name
+                    .as_deref()
+                    .unwrap_or("localhost")
+            );
+            match decode_body(
+                req.body.as_deref().unwrap_or_default(),
+                req.is_base64_encoded,
+            ) {
+                Ok(form) => {
+                    cadence_meta::handle_deletion_request(
+                        &self.services,
+                        self.secrets.app_secret.expose().as_bytes(),
+                        &form,
+                        &origin,
+                    )
+                    .await
+                }
+                Err(e) => {
+                    let (status, body) = error_reply(&e);
+                    return Some(response(status, body));
+                }
+            }
+        } else {
+            return None;
+        };
+        let mut r = response(answer.status, answer.body);
+        r.headers
+            .insert(CONTENT_TYPE, HeaderValue::from_static(answer.content_type));
+        Some(r)
+    }
+
+    /// Booking webhooks: `POST /booking/cal` and `POST /booking/calendly` ([`cadence_core::booking`]). A route
+    /// whose secret is not configured answers 404; `None` for any other path.
+    async fn booking(
+        &self,
+        req: &ApiGatewayV2httpRequest,
+        path: &str,
+    ) -> Option<ApiGatewayV2httpResponse> {
+        use cadence_core::booking::{handle_post, Provider};
+        let (_, segment) = path.trim_end_matches('/').rsplit_once("/booking/")?;
+        let provider = Provider::parse(segment)?;
+        let secret = match provider {
+            Provider::Cal => self.secrets.cal_secret.as_ref(),
+            Provider::Calendly => self.secrets.calendly_secret.as_ref(),
+        };
+        let Some(secret) = secret else {
+            return Some(response(404, "not found".into()));
+        };
+        if req.request_context.http.method != Method::POST {
+            return Some(response(405, "method not allowed".into()));
+        }
+        let sig = req
+            .headers
+            .get(provider.signature_header())
+            .and_then(|v| v.to_str().ok());
+        let (status, body) = match decode_body(
+            req.body.as_deref().unwrap_or_default(),
+            req.is_base64_encoded,
+        ) {
+            Ok(bytes) => {
+                handle_post(
+                    &self.services,
+                    provider,
+                    secret.expose().as_bytes(),
+                    sig,
+                    &bytes,
+                )
+                .await
+            }
+            Err(e) => error_reply(&e),
+        };
+        Some(response(status, body))
     }
 
     /// The subscription handshake: `hub.challenge` back when the verify token matches, else 403.

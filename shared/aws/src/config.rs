@@ -51,6 +51,18 @@ pub mod env {
     pub const EMAIL_FROM: &str = "CADENCE_EMAIL_FROM";
     /// Optional: SESv2 configuration set for email event publishing.
     pub const SES_CONFIGURATION_SET: &str = "CADENCE_SES_CONFIGURATION_SET";
+    /// Optional: SSM SecureString with the Cal.com webhook secret. Unset: `/booking/cal` answers 404.
+    pub const CAL_SECRET_PARAM: &str = "CAL_WEBHOOK_SECRET_PARAM";
+    /// Optional: SSM SecureString with the Calendly signing key. Unset: `/booking/calendly` answers 404.
+    pub const CALENDLY_KEY_PARAM: &str = "CALENDLY_SIGNING_KEY_PARAM";
+    /// Optional: EventBridge bus for handoff and booking notifications (source `cadence`).
+    pub const EVENT_BUS: &str = "CADENCE_EVENT_BUS";
+    /// Optional: URL that gets handoff and booking notifications as signed JSON POSTs.
+    pub const NOTIFY_URL: &str = "CADENCE_NOTIFY_URL";
+    /// SSM SecureString with the HMAC secret for `CADENCE_NOTIFY_URL` (required with it).
+    pub const NOTIFY_SECRET_PARAM: &str = "CADENCE_NOTIFY_SECRET_PARAM";
+    /// Optional: `off` disables the CloudWatch EMF metric lines (default on).
+    pub const METRICS: &str = "CADENCE_METRICS";
 }
 
 /// Default SESv2 contact list.
@@ -108,6 +120,18 @@ pub struct AwsConfig {
     pub email_from: Option<String>,
     /// SESv2 configuration set.
     pub ses_configuration_set: Option<String>,
+    /// SSM parameter with the Cal.com webhook secret.
+    pub cal_secret_param: Option<String>,
+    /// SSM parameter with the Calendly signing key.
+    pub calendly_key_param: Option<String>,
+    /// EventBridge bus for notifications (takes precedence over `notify_url`).
+    pub event_bus: Option<String>,
+    /// URL for signed notification POSTs.
+    pub notify_url: Option<String>,
+    /// SSM parameter with the notification HMAC secret.
+    pub notify_secret_param: Option<String>,
+    /// Publish CloudWatch EMF metric lines on stdout.
+    pub metrics: bool,
 }
 
 impl AwsConfig {
@@ -138,6 +162,12 @@ impl AwsConfig {
                 .unwrap_or_else(|| DEFAULT_CONTACT_LIST.to_string()),
             email_from: opt(env::EMAIL_FROM),
             ses_configuration_set: opt(env::SES_CONFIGURATION_SET),
+            cal_secret_param: opt(env::CAL_SECRET_PARAM),
+            calendly_key_param: opt(env::CALENDLY_KEY_PARAM),
+            event_bus: opt(env::EVENT_BUS),
+            notify_url: opt(env::NOTIFY_URL),
+            notify_secret_param: opt(env::NOTIFY_SECRET_PARAM),
+            metrics: opt(env::METRICS).is_none_or(|v| !v.eq_ignore_ascii_case("off")),
         })
     }
 
@@ -289,6 +319,10 @@ impl TokenSource for SecretTokens {
 pub struct WebhookSecrets {
     pub app_secret: Secret,
     pub verify_token: Secret,
+    /// Cal.com webhook secret (`None`: the route is off).
+    pub cal_secret: Option<Secret>,
+    /// Calendly signing key (`None`: the route is off).
+    pub calendly_secret: Option<Secret>,
 }
 
 /// Reads the app secret and verify token from SSM (once, at init).
@@ -305,9 +339,21 @@ pub async fn load_webhook_secrets(
         .as_deref()
         .ok_or(AwsError::MissingEnv(env::VERIFY_TOKEN_PARAM))?;
     let client = aws_sdk_ssm::Client::new(sdk);
+    let optional = |p: &Option<String>| {
+        let client = client.clone();
+        let p = p.clone();
+        async move {
+            match p {
+                Some(name) => ssm_parameter(&client, &name).await.map(|v| Some(Secret(v))),
+                None => Ok(None),
+            }
+        }
+    };
     Ok(WebhookSecrets {
         app_secret: Secret(ssm_parameter(&client, app).await?),
         verify_token: Secret(ssm_parameter(&client, verify).await?),
+        cal_secret: optional(&cfg.cal_secret_param).await?,
+        calendly_secret: optional(&cfg.calendly_key_param).await?,
     })
 }
 
@@ -324,6 +370,32 @@ pub async fn load_accounts(
     let accounts = Accounts::from_yaml(&format!("ssm:{param}"), &yaml, |c| cadences.contains(c))
         .map_err(|e| AwsError::Config(e.to_string()))?;
     Ok((accounts, false))
+}
+
+/// Where handoff and booking notifications go: the EventBridge bus when configured, else a signed POST to
+/// `CADENCE_NOTIFY_URL`, else the log.
+pub async fn notifier(
+    cfg: &AwsConfig,
+    sdk: &SdkConfig,
+) -> Result<Arc<dyn cadence_core::ports::Notifier>, AwsError> {
+    if let Some(bus) = &cfg.event_bus {
+        let client = aws_sdk_eventbridge::Client::new(sdk);
+        return Ok(Arc::new(crate::notify::EventBridgeNotifier::new(
+            client, bus,
+        )));
+    }
+    if let Some(url) = &cfg.notify_url {
+        let param = cfg
+            .notify_secret_param
+            .as_deref()
+            .ok_or(AwsError::MissingEnv(env::NOTIFY_SECRET_PARAM))?;
+        let secret = ssm_parameter(&aws_sdk_ssm::Client::new(sdk), param).await?;
+        return Ok(Arc::new(crate::notify::WebhookNotifier::new(
+            url,
+            Secret(secret),
+        )?));
+    }
+    Ok(Arc::new(LogNotifier))
 }
 
 /// The application services on AWS adapters, on the wall clock.
@@ -344,14 +416,16 @@ pub async fn build_services_with_clock(
         .map_err(|e| AwsError::Config(e.to_string()))?;
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
     let ses = aws_sdk_sesv2::Client::new(sdk);
+    let store = DynamoLeadStore::new(dynamo.clone(), &cfg.table, clock.clone());
+    let store: Arc<dyn cadence_core::ports::LeadStore> = if cfg.metrics {
+        Arc::new(crate::metrics::MeteredLeadStore::new(store))
+    } else {
+        Arc::new(store)
+    };
     Ok(Services {
         cadences: Arc::new(cadences),
         accounts: Arc::new(accounts),
-        store: Arc::new(DynamoLeadStore::new(
-            dynamo.clone(),
-            &cfg.table,
-            clock.clone(),
-        )),
+        store,
         scheduler: Arc::new(EventBridgeTouchScheduler::new(
             aws_sdk_scheduler::Client::new(sdk),
             cfg.schedule.clone(),
@@ -369,7 +443,7 @@ pub async fn build_services_with_clock(
         )),
         tasks: Arc::new(DynamoTaskSink::new(dynamo, &cfg.table, clock.clone())),
         newsletter: Arc::new(SesNewsletterSink::new(ses, &cfg.contact_list)),
-        notifier: Arc::new(LogNotifier),
+        notifier: notifier(cfg, sdk).await?,
         clock,
     })
 }

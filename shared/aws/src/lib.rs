@@ -16,12 +16,16 @@
 //! - [`tasks`]: [`DynamoTaskSink`] (human tasks as `TASK#` items) and [`LogNotifier`].
 //! - [`config`]: [`AwsConfig::from_env`], secrets read once at init ([`Secret`], [`SecretTokens`]), and
 //!   [`build_services`].
+//! - [`notify`]: [`EventBridgeNotifier`] and [`WebhookNotifier`] for handoff and booking notifications.
+//! - [`metrics`]: CloudWatch EMF funnel metrics ([`MeteredLeadStore`]).
 //! - [`telemetry`]: JSON logging for the Lambdas.
 //! - `sdk`: error classification shared by the adapters.
 #![deny(clippy::unwrap_used)]
 
 pub mod config;
 pub mod email;
+pub mod metrics;
+pub mod notify;
 pub mod queue;
 pub mod scheduler;
 mod sdk;
@@ -34,8 +38,10 @@ pub use config::{
     SecretTokens, WebhookSecrets,
 };
 pub use email::{SesEmailSender, SesNewsletterSink};
+pub use metrics::MeteredLeadStore;
+pub use notify::{EventBridgeNotifier, WebhookNotifier};
 pub use queue::{parse_touch_ref, touch_ref_body, SqsTouchQueue};
-pub use scheduler::{at_expression, EventBridgeTouchScheduler, ScheduleTarget};
+pub use scheduler::{at_expression, EventBridgeTouchScheduler, ScheduleInfo, ScheduleTarget};
 pub use store::DynamoLeadStore;
 pub use tasks::{DynamoTaskSink, LogNotifier};
 pub use telemetry::init_tracing;

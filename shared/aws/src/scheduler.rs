@@ -99,6 +99,16 @@ impl fmt::Debug for EventBridgeTouchScheduler {
     }
 }
 
+/// One pending schedule as an operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleInfo {
+    pub name: String,
+    /// `at(2026-03-02T09:00:00)`.
+    pub expression: String,
+    /// `ScheduleExpressionTimezone` (the lead's zone).
+    pub zone: String,
+}
+
 impl EventBridgeTouchScheduler {
     pub fn new(client: Client, target: ScheduleTarget, clock: Arc<dyn Clock>) -> Self {
         Self {
@@ -106,6 +116,51 @@ impl EventBridgeTouchScheduler {
             target,
             clock,
         }
+    }
+
+    /// The pending schedules of one lead in the group (operators: `cadence-ops schedules ID`): name,
+    /// expression and zone, read with ListSchedules (name prefix = the lead id) and GetSchedule.
+    pub async fn list_for_lead(
+        &self,
+        lead: &cadence_core::ids::LeadId,
+    ) -> Result<Vec<ScheduleInfo>, ScheduleError> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_schedules()
+                .group_name(&self.target.group)
+                .name_prefix(lead.as_str())
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| schedule_error("ListSchedules", &e))?;
+            for s in page.schedules() {
+                let Some(name) = s.name() else { continue };
+                let got = self
+                    .client
+                    .get_schedule()
+                    .group_name(&self.target.group)
+                    .name(name)
+                    .send()
+                    .await
+                    .map_err(|e| schedule_error("GetSchedule", &e))?;
+                out.push(ScheduleInfo {
+                    name: name.to_string(),
+                    expression: got.schedule_expression().unwrap_or_default().to_string(),
+                    zone: got
+                        .schedule_expression_timezone()
+                        .unwrap_or("UTC")
+                        .to_string(),
+                });
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     fn name(touch: &TouchRef) -> Result<String, ScheduleError> {

@@ -38,6 +38,8 @@ pub struct Cadence {
     pub end: End,
     pub deferral: Deferral,
     pub opt_out: OptOut,
+    /// What happens after a lead is handed to a person.
+    pub handoff: Handoff,
 }
 
 /// Local hours in which no automated no-reply touch goes out (`start` ≤ t or t < `end`, wrapping midnight).
@@ -221,6 +223,21 @@ pub struct Deferral {
     pub silence: Duration,
 }
 
+/// Handoff to a person (objection, human in the inbox, operator, high-ticket call ask).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Handoff {
+    /// When set: a handed-off lead who hears nothing from a person (no human echo) and writes nothing for this
+    /// long goes back to the automated cadence (its no-reply chain, from where it stalled). `None`: stays with
+    /// the person until an operator resumes it.
+    pub resume_after: Option<Duration>,
+}
+
+/// Step id of the sweeper touch that resumes a silent handoff (reserved: no cadence step may use it).
+pub const HANDOFF_RESUME_STEP: &str = "handoff_resume";
+/// Bounds of `handoff.resume_after`.
+pub const MIN_HANDOFF_RESUME: Duration = Duration::hours(1);
+pub const MAX_HANDOFF_RESUME: Duration = Duration::days(30);
+
 /// Opt-out handling.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OptOut {
@@ -351,6 +368,15 @@ struct RawCadence {
     deferral: Option<RawDeferral>,
     #[serde(default)]
     opt_out: Option<RawOptOut>,
+    #[serde(default)]
+    handoff: Option<RawHandoff>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHandoff {
+    #[serde(default)]
+    resume_after: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -1144,6 +1170,27 @@ impl Validator<'_> {
             self.text("opt_out.confirm", c, 0);
         }
 
+        if ids.contains(HANDOFF_RESUME_STEP) {
+            self.err(
+                "steps",
+                format!("`{HANDOFF_RESUME_STEP}` is reserved for resuming a silent handoff"),
+            );
+        }
+        let resume_after = raw
+            .handoff
+            .as_ref()
+            .and_then(|h| h.resume_after.as_deref())
+            .and_then(|r| self.duration("handoff.resume_after", r));
+        if let Some(r) = resume_after {
+            if !(MIN_HANDOFF_RESUME..=MAX_HANDOFF_RESUME).contains(&r) {
+                self.err(
+                    "handoff.resume_after",
+                    "between 1h and 30d (a person needs time to answer; leave it out to never auto-resume)",
+                );
+            }
+        }
+        let handoff = Handoff { resume_after };
+
         let touches = raw.steps.len() + raw.follow_ups.len() + raw.long_tail.len();
         if touches > MAX_TOUCHES {
             self.err("steps", format!("{touches} touches; a cadence has at most {MAX_TOUCHES} (steps + follow_ups + long_tail)"));
@@ -1172,6 +1219,7 @@ impl Validator<'_> {
             },
             deferral: deferral?,
             opt_out,
+            handoff,
         })
     }
 }
@@ -1211,6 +1259,31 @@ mod tests {
                 Cadence::from_yaml(&format!("{id}.yaml"), yaml).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(&c.id, id);
             assert!(c.steps.len() + c.follow_ups.len() + c.long_tail.len() <= MAX_TOUCHES);
+            assert_eq!(c.handoff.resume_after, None, "no auto-resume by default");
+        }
+    }
+
+    fn coach_with(extra: &str) -> Result<Cadence, CadenceErrors> {
+        let yaml = BUILTINS
+            .iter()
+            .find(|(id, _)| *id == "coach-ig")
+            .map(|(_, y)| format!("{y}\n{extra}\n"))
+            .unwrap_or_default();
+        Cadence::from_yaml("c.yaml", &yaml)
+    }
+
+    #[test]
+    fn handoff_resume_after_is_optional_bounded_and_validated() {
+        let c = coach_with("handoff: { resume_after: 72h }").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.handoff.resume_after, Some(Duration::hours(72)));
+        for (bad, why) in [
+            ("handoff: { resume_after: 10m }", "between 1h and 30d"),
+            ("handoff: { resume_after: 45d }", "between 1h and 30d"),
+            ("handoff: { resume_after: soon }", "invalid duration"),
+            ("handoff: { resume: 72h }", "unknown field"),
+        ] {
+            let e = coach_with(bad).expect_err(bad).to_string();
+            assert!(e.contains("handoff") && e.contains(why), "{bad}: {e}");
         }
     }
 }

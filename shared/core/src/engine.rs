@@ -12,7 +12,9 @@
 //!   in the inbox hands the lead to a person.
 
 use crate::account::Account;
-use crate::cadence::{Cadence, Content, Fallback, Template, TouchChannel, Trigger};
+use crate::cadence::{
+    Cadence, Content, Fallback, Template, TouchChannel, Trigger, HANDOFF_RESUME_STEP,
+};
 use crate::ids::{Channel, LeadId};
 use crate::inbound::{InboundEvent, InboundKind};
 use crate::lead::{
@@ -98,6 +100,24 @@ pub struct Notification {
     pub reason: String,
     /// Short summary for the person picking it up (step reached, answers, slot); no message text.
     pub summary: String,
+    /// When it was decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub cadence: String,
+    #[serde(default)]
+    pub channel: String,
+    /// The last main step the lead got (`qualify`, `call_ask` …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// Answers by step (`qualify` → `b`): option keys, never the lead's words.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub answers: std::collections::BTreeMap<String, String>,
+    /// Kind of the lead's last inbound event (`message`, `reaction`, `read` …) and when it happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_inbound: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_inbound_at: Option<DateTime<Utc>>,
 }
 
 /// The engine's answer.
@@ -188,6 +208,7 @@ pub fn decide(ctx: Ctx<'_>, lead: &Lead, event: &Event<'_>, now: DateTime<Utc>) 
         deliveries: Vec::new(),
         notifications: Vec::new(),
         audit: Vec::new(),
+        activity: None,
     };
     match event {
         Event::Inbound(ev) => d.inbound(ev),
@@ -226,6 +247,8 @@ struct Draft<'a> {
     deliveries: Vec<Delivery>,
     notifications: Vec<Notification>,
     audit: Vec<AuditRecord>,
+    /// The inbound event being decided (kind, time), for notification summaries.
+    activity: Option<(String, DateTime<Utc>)>,
 }
 
 /// Where a touch's content and rules come from.
@@ -238,6 +261,8 @@ enum Spec {
     DeferAck,
     OptOutConfirm,
     End,
+    /// The sweeper touch that resumes a handoff nobody picked up.
+    HandoffResume,
     Unknown,
 }
 
@@ -274,12 +299,44 @@ impl<'a> Draft<'a> {
         if let Some(s) = l.booked_slot {
             summary.push_str(&format!(" slot={}", s.to_rfc3339()));
         }
+        // The event being decided, else the best the lead record knows: a message, or other engagement.
+        let (last_inbound, last_inbound_at) = match &self.activity {
+            Some((k, at)) => (Some(k.clone()), Some(*at)),
+            None => match (l.last_message_at, l.last_inbound_at) {
+                (Some(m), i) if i.is_none_or(|i| m >= i) => (Some("message".to_string()), Some(m)),
+                (_, Some(i)) => (Some("engagement".to_string()), Some(i)),
+                _ => (None, None),
+            },
+        };
+        if let (Some(k), Some(at)) = (&last_inbound, last_inbound_at) {
+            summary.push_str(&format!(" last_inbound={k}@{}", at.to_rfc3339()));
+        }
+        summary.push_str(&format!(" reason={reason}"));
         self.notifications.push(Notification {
             lead: l.id.clone(),
             kind: kind.into(),
             reason: reason.into(),
             summary,
+            at: Some(self.now),
+            cadence: l.cadence.clone(),
+            channel: l.channel.to_string(),
+            step: l.stage.clone(),
+            answers: l.answers.clone(),
+            last_inbound,
+            last_inbound_at,
         });
+    }
+
+    /// With `handoff.resume_after`: (re)plans the sweeper touch that gives a silent handoff back to the
+    /// cadence. Every human echo and every message from the lead pushes it back.
+    fn plan_handoff_resume(&mut self, why: &str) {
+        if self.lead.status != Status::HandedOff {
+            return;
+        }
+        if let Some(after) = self.ctx.cadence.handoff.resume_after {
+            let due = self.now + after;
+            self.plan(HANDOFF_RESUME_STEP, TouchKind::Reopen, due, None, why);
+        }
     }
 
     fn spec(&self, step: &str) -> Spec {
@@ -298,6 +355,8 @@ impl<'a> Draft<'a> {
             Spec::OptOutConfirm
         } else if step == c.end.id {
             Spec::End
+        } else if step == HANDOFF_RESUME_STEP {
+            Spec::HandoffResume
         } else {
             Spec::Unknown
         }
@@ -350,6 +409,7 @@ impl<'a> Draft<'a> {
             self.cancel_pending(why);
             self.set_status(Status::HandedOff, "high_ticket_call_ask");
             self.notify("handoff", "high_ticket_call_ask");
+            self.plan_handoff_resume("handoff_resume_after");
             return;
         }
         let due = self.now + step.delay;
@@ -450,7 +510,7 @@ impl<'a> Draft<'a> {
                 let id = c.end.id.clone();
                 self.plan(&id, TouchKind::End, due, None, "silence_after_reopen");
             }
-            Spec::OptOutConfirm | Spec::Unknown => {
+            Spec::OptOutConfirm | Spec::HandoffResume | Spec::Unknown => {
                 self.lead.next = None;
             }
             Spec::End => {
@@ -544,6 +604,14 @@ impl<'a> Draft<'a> {
             l.user.id = ev.user.id.clone();
         }
         self.log("inbound", None, ev.kind.name().to_string());
+        if ev.kind.opens_window()
+            || matches!(
+                ev.kind,
+                InboundKind::Read { .. } | InboundKind::Comment { .. }
+            )
+        {
+            self.activity = Some((ev.kind.name().to_string(), ev.at));
+        }
         match &ev.kind {
             InboundKind::Message(m) => {
                 let text = m.text.clone();
@@ -631,8 +699,16 @@ impl<'a> Draft<'a> {
 
     /// A lead whose last run ended (or who is new) and may start again.
     fn restartable(&self) -> bool {
-        matches!(self.lead.status, Status::Finished | Status::Newsletter)
-            && self.lead.status_reason.as_deref() != Some("unreachable_131026")
+        // A new lead, or one whose run ran out: a later message is new intent. Operator stops and unreachable
+        // numbers stay stopped.
+        match self.lead.status {
+            Status::Newsletter => true,
+            Status::Finished => matches!(
+                self.lead.status_reason.as_deref(),
+                Some("new" | "cadence_exhausted" | "touch_limit")
+            ),
+            _ => false,
+        }
     }
 
     fn start_run(&mut self, ev: &InboundEvent, origin: Origin) {
@@ -702,6 +778,9 @@ impl<'a> Draft<'a> {
                 // A person has the thread; STOP is still honoured.
                 if intent == Intent::OptOut {
                     self.opt_out("stop_keyword", true);
+                } else {
+                    // The conversation is alive: the silence that would resume automation starts again.
+                    self.plan_handoff_resume("handoff_lead_wrote");
                 }
                 return;
             }
@@ -835,6 +914,9 @@ impl<'a> Draft<'a> {
         }
         if matches!(self.lead.status, Status::Active | Status::Paused) {
             self.handoff("human_echo");
+        } else if self.lead.status == Status::HandedOff {
+            // The person is answering: push the auto-resume back.
+            self.plan_handoff_resume("handoff_human_echo");
         }
     }
 
@@ -842,6 +924,7 @@ impl<'a> Draft<'a> {
         self.cancel_pending(reason);
         self.set_status(Status::HandedOff, reason);
         self.notify("handoff", reason);
+        self.plan_handoff_resume("handoff_resume_after");
     }
 
     fn opt_out(&mut self, reason: &str, confirm: bool) {
@@ -903,6 +986,7 @@ impl<'a> Draft<'a> {
         }
         let allowed = match self.lead.status {
             Status::Active => true,
+            Status::HandedOff => step == HANDOFF_RESUME_STEP,
             Status::Paused => matches!(t.kind, TouchKind::Reopen) || step == STEP_DEFER_ACK,
             Status::OptedOut => step == STEP_OPT_OUT,
             _ => false,
@@ -914,6 +998,14 @@ impl<'a> Draft<'a> {
                 Some(step),
                 format!("status_{}", self.lead.status.as_str()),
             );
+            return;
+        }
+        if step == HANDOFF_RESUME_STEP {
+            // Nobody picked the handoff up: back to the cadence's no-reply chain from where the lead stalled.
+            self.lead.next = None;
+            self.set_status(Status::Active, "handoff_silence");
+            self.notify("resumed", "handoff_silence");
+            self.replan_after_plain_reply();
             return;
         }
         if t.kind == TouchKind::Reopen {
@@ -955,7 +1047,17 @@ impl<'a> Draft<'a> {
             .clone()
             .filter(|t| t.plan == plan && t.step == step)
         else {
-            self.log("ignored", Some(step), "result_for_stale_touch");
+            // The lead moved on while this send was in flight (a reply replaced the touch). It still went out:
+            // keep it in the history (echo recognition, spacing) without planning anything from it.
+            self.log("sent", Some(step), "after_replan");
+            self.lead.sent.push(SentTouch {
+                step: step.to_string(),
+                stall: None,
+                at: self.now,
+                path: "dm".into(),
+                provider_ids: provider_ids.to_vec(),
+            });
+            self.lead.last_outbound_at = Some(self.now);
             return;
         };
         let path = t.path.clone().unwrap_or_else(|| "dm".into());
@@ -1012,8 +1114,13 @@ impl<'a> Draft<'a> {
                 if let Some(n) = self.lead.next.as_mut() {
                     n.state = TouchState::Planned;
                 }
+                // A path that was itself refused as outside the window is not tried again (a template Meta
+                // refuses with 131047 would otherwise be re-claimed and re-sent in a loop).
+                let tried = t.path.clone().unwrap_or_else(|| "dm".into());
                 match self.deliveries_for(&t) {
-                    Ok(ds) if path_name(&ds) != "dm" => self.claim(ds, step, "claimed_fallback"),
+                    Ok(ds) if path_name(&ds) != "dm" && path_name(&ds) != tried => {
+                        self.claim(ds, step, "claimed_fallback")
+                    }
                     _ => self.record_done(&t, "skipped:window_closed", Vec::new()),
                 }
             }
@@ -1184,7 +1291,7 @@ impl Draft<'_> {
                 }
             }
             Spec::End => return Ok(self.end_delivery()),
-            Spec::Unknown => return Err("unknown_step".into()),
+            Spec::HandoffResume | Spec::Unknown => return Err("unknown_step".into()),
         };
         let Some(content) = plan.content else {
             return Err("no_content".into());

@@ -10,9 +10,12 @@
 //! - [`outbound`]: deliveries the engine decides (DMs, emails, human tasks, newsletter handoffs).
 //! - [`lead`]: the lead record, its status, planned touches and audit records.
 //! - [`ports`]: storage, scheduling, queueing and delivery traits; the clock.
+//! - [`report`]: operator views: lead timelines, the per-step funnel, metric events.
+//! - [`booking`]: Cal.com and Calendly booking webhooks (signatures, parsing, the stop/resume use case).
 #![deny(clippy::unwrap_used)]
 
 pub mod account;
+pub mod booking;
 pub mod cadence;
 pub mod duration;
 pub mod engine;
@@ -24,6 +27,7 @@ pub mod outbound;
 pub mod ports;
 pub mod render;
 pub mod reply;
+pub mod report;
 pub mod service;
 pub mod slots;
 pub mod timing;

@@ -8,7 +8,7 @@
 use crate::account::{Account, Accounts};
 use crate::cadence::Cadence;
 use crate::engine::{self, Command, Ctx, Decision, Event};
-use crate::ids::LeadId;
+use crate::ids::{Channel, LeadId};
 use crate::inbound::InboundEvent;
 use crate::lead::{Lead, PlannedTouch, TouchRef, TouchState};
 use crate::outbound::Delivery;
@@ -28,6 +28,8 @@ pub const STALE_CLAIM: Duration = Duration::minutes(15);
 pub const REPAIR_GRACE: Duration = Duration::minutes(30);
 /// The longest Meta keeps retrying a webhook (WhatsApp: 7 days).
 pub const MAX_DELIVERY_DELAY: Duration = Duration::days(7);
+/// How often a use case retries, in-process, a throttled write or timer call that follows a committed change.
+const MAX_RESULT_WRITES: usize = 3;
 /// How often a use case re-reads and re-decides after a concurrent change.
 const MAX_CONFLICT_RETRIES: usize = 8;
 
@@ -87,6 +89,15 @@ pub struct SweepReport {
     pub examined: usize,
     pub enqueued: usize,
     pub repaired: usize,
+}
+
+/// What a data-deletion request removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DeletionReport {
+    /// Leads that existed and were deleted with everything stored about them.
+    pub deleted: Vec<LeadId>,
+    /// (account, channel) identities looked up.
+    pub checked: usize,
 }
 
 /// The cadences a deployment knows, by id.
@@ -195,10 +206,22 @@ impl Services {
             };
             let (ctx, _) = self.ctx_for(&lead)?;
             let d = engine::decide(ctx, &lead, &Event::Inbound(ev), now);
-            match self.save(&lead, version, &d, Some(&ev.dedupe_key)).await {
+            match self.save(version, &d, Some(&ev.dedupe_key)).await {
                 Ok(()) => {
                     tracing::info!(lead = %d.lead.id, kind = ev.kind.name(), status = d.lead.status.as_str(), "inbound applied");
-                    self.after_write(&lead, version.is_some(), &d).await?;
+                    // The event is stored and claimed: Meta's redelivery would be a duplicate and would not
+                    // queue the touch again, so a throttled timer or queue call is retried here (every step
+                    // is idempotent) rather than left to the sweeper's lost-timer repair, 30 minutes late.
+                    let mut attempts = 0;
+                    loop {
+                        match self.after_write(&lead, version.is_some(), &d).await {
+                            Ok(()) => break,
+                            Err(e) if e.is_retryable() && attempts < MAX_RESULT_WRITES => {
+                                attempts += 1;
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
                     return Ok(InboundOutcome::Applied(d.lead.id));
                 }
                 Err(StoreError::Duplicate) => return Ok(InboundOutcome::Duplicate),
@@ -226,12 +249,10 @@ impl Services {
 
     async fn save(
         &self,
-        before: &Lead,
         version: Option<u64>,
         d: &Decision,
         claim: Option<&str>,
     ) -> Result<(), StoreError> {
-        let _ = before;
         self.store
             .save(LeadWrite {
                 lead: &d.lead,
@@ -262,7 +283,10 @@ impl Services {
             }
         }
         if let Some(n) = new {
-            let fresh = old.is_none_or(|o| !same(o, n) || o.state != TouchState::Planned);
+            // A released claim (a retryable send failure: the same touch, Sending → Planned) is not dispatched
+            // again: the transport that delivered it redelivers it (SQS, bounded by the queue's receive count),
+            // and a second message per failure would multiply retries past that bound.
+            let fresh = old.is_none_or(|o| !same(o, n));
             if fresh && n.state == TouchState::Planned {
                 self.dispatch(&d.lead, n).await?;
             }
@@ -309,7 +333,7 @@ impl Services {
             if !d.changed {
                 return Ok(TouchOutcome::Dropped);
             }
-            match self.save(&v.value, Some(v.version), &d, None).await {
+            match self.save(Some(v.version), &d, None).await {
                 Ok(()) => {}
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
@@ -381,11 +405,19 @@ impl Services {
             };
             // Record the result; on a concurrent change re-read and apply the same result to the new state.
             let mut lead = d.lead.clone();
+            let mut result_attempts = 0;
             let result = loop {
                 let (ctx, _) = self.ctx_for(&lead)?;
                 let r = engine::decide(ctx, &lead, &event, self.clock.now());
-                match self.save(&lead, Some(version), &r, None).await {
+                match self.save(Some(version), &r, None).await {
                     Ok(()) => break r,
+                    // The send happened: a throttled result write is retried here rather than left to the
+                    // stale-claim repair, which would record the outcome as unknown 15 minutes late.
+                    Err(StoreError::Throttled | StoreError::Unexpected(_))
+                        if result_attempts < MAX_RESULT_WRITES =>
+                    {
+                        result_attempts += 1;
+                    }
                     Err(StoreError::Conflict) => {
                         let Some(v) = self.store.load(&touch.lead_id).await? else {
                             return Ok(TouchOutcome::Dropped);
@@ -451,7 +483,7 @@ impl Services {
                 TouchState::Sending { since } if since + STALE_CLAIM <= now => {
                     let (ctx, _) = self.ctx_for(&v.value)?;
                     let d = engine::decide(ctx, &v.value, &Event::StaleClaim, now);
-                    match self.save(&v.value, Some(v.version), &d, None).await {
+                    match self.save(Some(v.version), &d, None).await {
                         Ok(()) => {
                             report.repaired += 1;
                             self.after_write(&v.value, true, &d).await?;
@@ -491,7 +523,7 @@ impl Services {
             if !d.changed {
                 return Ok(Some(d.lead));
             }
-            match self.save(&v.value, Some(v.version), &d, None).await {
+            match self.save(Some(v.version), &d, None).await {
                 Ok(()) => {
                     self.after_write(&v.value, true, &d).await?;
                     return Ok(Some(d.lead));
@@ -504,6 +536,40 @@ impl Services {
             reason: "lead kept changing".into(),
             after: None,
         })
+    }
+
+    /// Data-deletion use case (Meta's Data Deletion Request Callback): deletes every lead of the person with this
+    /// app-scoped user id, with its pending touch timer, audit trail and every other item stored about it.
+    ///
+    /// The id is scoped to the app, not to an account or channel, so every (account, channel) identity is tried.
+    /// Idempotent: a second request for the same person finds nothing and succeeds. A timer that cannot be
+    /// cancelled is harmless (its touch finds no lead and is dropped), so only store failures are errors.
+    pub async fn delete_user(&self, user_id: &str) -> Result<DeletionReport, ServiceError> {
+        let mut report = DeletionReport::default();
+        let user_id = user_id.trim();
+        if user_id.is_empty() {
+            return Ok(report);
+        }
+        for account in self.accounts.all() {
+            for channel in [Channel::Instagram, Channel::Messenger, Channel::Whatsapp] {
+                let id = LeadId::derive(&account.id, channel, user_id);
+                report.checked += 1;
+                let existing = self.store.load(&id).await?;
+                if let Some(t) = existing.as_ref().and_then(|v| v.value.next.as_ref()) {
+                    let r = TouchRef::new(id.clone(), t.plan, t.step.clone());
+                    if let Err(e) = self.scheduler.cancel(&r).await {
+                        tracing::warn!(lead = %id, error = %e, "timer not cancelled on deletion");
+                    }
+                }
+                // Always delete: it also removes items left without a lead item (an audit trail).
+                self.store.delete(&id).await?;
+                if existing.is_some() {
+                    tracing::info!(lead = %id, "lead deleted on request");
+                    report.deleted.push(id);
+                }
+            }
+        }
+        Ok(report)
     }
 
     /// The instant the sweeper should next look at a lead (for the due index).

@@ -55,14 +55,28 @@ pub async fn handle_post(
         tracing::info!(kind = %s.kind, reason = %s.reason, "webhook item skipped");
     }
     let mut retry = false;
+    // People whose event could not be stored for now: their later events in this body wait for Meta's
+    // redelivery too, so each person's events still take effect in order (the others go ahead).
+    let mut held: Vec<(
+        cadence_core::ids::Channel,
+        &str,
+        &cadence_core::ids::UserRef,
+    )> = Vec::new();
     for ev in &parsed.events {
+        let who = (ev.channel, ev.account.as_str(), &ev.user);
+        if held.contains(&who) {
+            continue;
+        }
         match services.handle_inbound(ev).await {
             Ok(outcome) => {
                 tracing::debug!(kind = ev.kind.name(), ?outcome, "webhook event handled")
             }
             Err(e) => {
                 tracing::error!(kind = ev.kind.name(), error = %e, "event not stored");
-                retry |= e.is_retryable();
+                if e.is_retryable() {
+                    retry = true;
+                    held.push(who);
+                }
             }
         }
     }

@@ -17,9 +17,11 @@
 //! - [`graph`]: pure Send API request building (URL + JSON body) with Meta's limits checked.
 //! - [`errors`]: Meta error JSON → retryable / window closed / unreachable / opted out / auth / permanent.
 //! - [`client`]: [`GraphApiSender`], the reqwest adapter for the core `ChannelSender` port.
+//! - [`deletion`]: Meta's data-deletion callback (`POST /data-deletion`) and its status page.
 #![deny(clippy::unwrap_used)]
 
 pub mod client;
+pub mod deletion;
 pub mod errors;
 pub mod graph;
 pub mod http;
@@ -27,6 +29,7 @@ pub mod signature;
 pub mod webhook;
 
 pub use client::{GraphApiSender, SenderTimeouts, TokenSource};
+pub use deletion::{deletion_status, handle_deletion_request};
 pub use errors::classify;
 pub use graph::{
     build_request, build_tagged_request, send_tag, truncate_chars, GraphConfig, GraphRequest,

@@ -9,12 +9,14 @@
 //! - `helpers`: emulator clients, unique names, a whole deployment (table, queues, group, SSM parameters).
 //! - `store`, `scheduler`, `queue`, `ses`: each adapter against the emulator.
 //! - `handlers`: the Lambda handlers fed from `events/lambda/*.json`.
+//! - `races`: one webhook delivered many times at once against DynamoDB's conditional writes.
 //! - `e2e`: signed webhook → lead → opener via SQS → Graph mock → follow-up via Scheduler, exactly once.
 
 mod e2e;
 mod handlers;
 mod helpers;
 mod queue;
+mod races;
 mod scheduler;
 mod ses;
 mod store;
