@@ -41,9 +41,11 @@ class H(BaseHTTPRequestHandler):
             state.setdefault("done", time.monotonic()); state.setdefault("kind", self.path.rsplit("/", 1)[-1]); cond.notify_all()
         self.send_response(202); self.send_header("Content-Length", "0"); self.end_headers()
 
-srv = ThreadingHTTPServer(("127.0.0.1", 0), H); threading.Thread(target=srv.serve_forever, daemon=True).start()
-port = srv.server_address[1]
-env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}", AWS_LAMBDA_FUNCTION_NAME="cadence-sweeper",
+class Quiet(ThreadingHTTPServer):
+    daemon_threads = True
+    def handle_error(self, *x): pass  # killed clients reset their connections
+
+env = dict(os.environ, AWS_LAMBDA_FUNCTION_NAME="cadence-sweeper",
            AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256", AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
            AWS_LAMBDA_LOG_GROUP_NAME="/aws/lambda/cadence-sweeper", AWS_LAMBDA_LOG_STREAM_NAME="bench",
            AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_EC2_METADATA_DISABLED="true",
@@ -53,7 +55,10 @@ env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}", AWS_LAMBDA_FU
            RUST_LOG="error")
 inits, firsts, kinds = [], [], []
 for _ in range(a.runs):
-    state.clear()
+    # A fresh stub per run, so a late request from the previous process cannot count.
+    state = {}
+    srv = Quiet(("127.0.0.1", 0), H); threading.Thread(target=srv.serve_forever, daemon=True).start()
+    env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{srv.server_address[1]}"
     t0 = time.monotonic()
     p = subprocess.Popen([a.binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with cond:
@@ -64,9 +69,9 @@ for _ in range(a.runs):
         firsts.append((state["done"] - t0) * 1000); kinds.append(state["kind"])
     p.kill(); p.wait()
     with cond: cond.notify_all()
+    srv.shutdown(); srv.server_close()
 med = lambda v: round(statistics.median(v), 2) if v else None
 print(json.dumps({"binary": a.binary, "runs": a.runs, "init_ms_median": med(inits),
                   "init_ms_min": round(min(inits), 2) if inits else None, "init_ms_max": round(max(inits), 2) if inits else None,
                   "first_invocation_done_ms_median": med(firsts), "first_outcome": sorted(set(kinds)),
                   "size_bytes": os.path.getsize(a.binary)}))
-srv.shutdown()
