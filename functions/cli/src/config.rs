@@ -52,3 +52,14 @@ pub fn load_accounts(
         }
     }
 }
+
+/// The cadences (built-ins plus `extra`) and the accounts file they are checked against: what every command that
+/// runs the services loads first.
+pub fn load(
+    extra: &[std::path::PathBuf],
+    accounts: Option<&Path>,
+) -> Result<(CadenceSet, Accounts), CadenceErrors> {
+    let set = load_cadences(extra)?;
+    let accounts = load_accounts(accounts, &set)?;
+    Ok((set, accounts))
+}

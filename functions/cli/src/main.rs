@@ -224,12 +224,8 @@ async fn main() -> ExitCode {
                     Err(e) => return fail(format!("{}: {e}", events.display()), 2),
                 }
             };
-            let set = match config::load_cadences(&cadences) {
-                Ok(s) => s,
-                Err(e) => return fail(e, 2),
-            };
-            let accounts = match config::load_accounts(cfg.as_deref(), &set) {
-                Ok(a) => a,
+            let (set, accounts) = match config::load(&cadences, cfg.as_deref()) {
+                Ok(loaded) => loaded,
                 Err(e) => return fail(e, 2),
             };
             let opts = replay::SimOptions {
@@ -259,12 +255,8 @@ async fn main() -> ExitCode {
             cadences,
             graph_url,
         } => {
-            let set = match config::load_cadences(&cadences) {
-                Ok(s) => s,
-                Err(e) => return fail(e, 2),
-            };
-            let accounts = match config::load_accounts(cfg.as_deref(), &set) {
-                Ok(a) => a,
+            let (set, accounts) = match config::load(&cadences, cfg.as_deref()) {
+                Ok(loaded) => loaded,
                 Err(e) => return fail(e, 2),
             };
             match serve::serve(&addr, accounts, set, graph_url).await {
@@ -350,12 +342,8 @@ async fn main() -> ExitCode {
                     Err(e) => return fail(format!("{}: {e}", events.display()), 2),
                 }
             };
-            let set = match config::load_cadences(&cadences) {
-                Ok(s) => s,
-                Err(e) => return fail(e, 2),
-            };
-            let accounts = match config::load_accounts(cfg.as_deref(), &set) {
-                Ok(a) => a,
+            let (set, accounts) = match config::load(&cadences, cfg.as_deref()) {
+                Ok(loaded) => loaded,
                 Err(e) => return fail(e, 2),
             };
             let opts = replay::SimOptions {
