@@ -367,3 +367,233 @@ async fn the_real_graph_sender_classifies_a_sequence_of_mock_errors_end_to_end()
     let r = sender.send_dm(&touch, &msg).await;
     assert_eq!(r.err().map(|e| e.code()), Some("unknown_outcome"));
 }
+
+/// The demo account with the coach cadence's voice notes configured, so the value drop is a text and a file.
+fn accounts_with_assets() -> cadence_core::account::Accounts {
+    let yaml = r#"
+accounts:
+  - id: demo
+    business: Demo
+    instagram_id: "17841400000000001"
+    page_id: "102030405060708"
+    whatsapp_phone_number_id: "106540352242922"
+    timezone: UTC
+    cadences: { instagram: coach-ig, messenger: coach-ig, whatsapp: whatsapp-ecom }
+    assets:
+      voice_reach: https://cdn.demo.example/a.m4a
+      voice_clients: https://cdn.demo.example/b.m4a
+      voice_general: https://cdn.demo.example/c.m4a
+"#;
+    cadence_core::account::Accounts::from_yaml("test", yaml, |_| true).expect("accounts")
+}
+
+/// Plays first contact, a "yes" and an answer for the qualifying question; the value drop is then due.
+async fn up_to_the_value_drop(rig: &mut Rig, p: &Persona) {
+    assert_eq!(rig.deliver(&json(p, &say("hi"), start(), 1)).await, 200);
+    rig.advance_to(start() + Duration::minutes(3)).await;
+    let at = start() + Duration::minutes(3);
+    assert_eq!(rig.deliver(&json(p, &say("yes sure"), at, 2)).await, 200);
+    rig.advance_to(start() + Duration::minutes(6)).await;
+    let at = start() + Duration::minutes(6);
+    assert_eq!(
+        rig.deliver(&json(p, &say("b, followers into clients"), at, 3))
+            .await,
+        200
+    );
+}
+
+fn value_parts(rig: &Rig, id: &cadence_core::ids::LeadId) -> Vec<bool> {
+    rig.recorder
+        .all()
+        .into_iter()
+        .filter(|d| d.lead == id.as_str() && d.step == "value")
+        .map(|d| d.media)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_file_that_fails_after_its_text_is_retried_alone_and_the_text_never_twice() {
+    let faults = FaultPlan::new(7, 0);
+    let mut rig = Rig::with(accounts_with_assets(), faults.clone());
+    let p = persona(Channel::Instagram, 21);
+    let id = lead_id(&p);
+    // The first two tries of the voice note fail retryably (Graph 500, then a rate limit); the text went out.
+    faults.media_faults.lock().unwrap().insert(
+        id.as_str().to_string(),
+        vec![
+            cadence_meta::classify(500, b""),
+            cadence_meta::classify(400, br#"{"error":{"message":"limit","code":613}}"#),
+        ],
+    );
+    up_to_the_value_drop(&mut rig, &p).await;
+    rig.advance_to(start() + Duration::hours(1)).await;
+
+    assert_eq!(
+        value_parts(&rig, &id),
+        vec![false, true],
+        "text once, then the file once"
+    );
+    let lead = rig.lead(&id).await.unwrap();
+    let value = lead
+        .sent
+        .iter()
+        .find(|s| s.step == "value")
+        .expect("value recorded");
+    assert_eq!(value.path, "dm");
+    assert_eq!(
+        value.provider_ids.len(),
+        2,
+        "both parts' ids kept for echo recognition"
+    );
+    let audit = rig.audit(&id).await;
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|a| a.kind == "claimed_rest" && a.step.as_deref() == Some("value"))
+            .count(),
+        2,
+        "each retry claimed only the rest"
+    );
+}
+
+#[tokio::test]
+async fn a_file_refused_for_good_after_its_text_counts_the_touch_as_sent_and_the_cadence_goes_on() {
+    let faults = FaultPlan::new(8, 0);
+    let mut rig = Rig::with(accounts_with_assets(), faults.clone());
+    let p = persona(Channel::Instagram, 22);
+    let id = lead_id(&p);
+    faults.media_faults.lock().unwrap().insert(
+        id.as_str().to_string(),
+        vec![cadence_meta::classify(
+            400,
+            br#"{"error":{"message":"(#100) Invalid parameter","type":"OAuthException","code":100}}"#,
+        )],
+    );
+    up_to_the_value_drop(&mut rig, &p).await;
+    rig.advance_to(start() + Duration::hours(1)).await;
+
+    assert_eq!(
+        value_parts(&rig, &id),
+        vec![false],
+        "the text only; the file is not retried"
+    );
+    let lead = rig.lead(&id).await.unwrap();
+    let value = lead
+        .sent
+        .iter()
+        .find(|s| s.step == "value")
+        .expect("value recorded");
+    assert_eq!((value.path.as_str(), value.provider_ids.len()), ("dm", 1));
+    assert!(rig
+        .audit(&id)
+        .await
+        .iter()
+        .any(|a| a.kind == "partial" && a.step.as_deref() == Some("value")));
+    assert!(
+        lead.next.is_some(),
+        "the cadence continues after the value drop"
+    );
+    assert_eq!(rig.stats.touch_retries, 0);
+}
+
+#[tokio::test]
+async fn a_touch_that_keeps_failing_retryably_is_given_up_after_max_send_attempts_despite_sweeper_refires(
+) {
+    let faults = FaultPlan::new(9, 0);
+    let mut rig = Rig::with(cadence_core::account::Accounts::demo(), faults.clone());
+    let p = persona(Channel::Instagram, 23);
+    let id = lead_id(&p);
+    faults
+        .permanent
+        .lock()
+        .unwrap()
+        .insert(id.as_str().to_string(), (500, String::new()));
+    assert_eq!(rig.deliver(&json(&p, &say("hi"), start(), 1)).await, 200);
+    // Five receives, the DLQ, then the sweeper finds the overdue touch and fires it again: a loop without a cap.
+    rig.advance_to(start() + Duration::hours(3)).await;
+
+    let audit = rig.audit(&id).await;
+    let opener_failures = audit
+        .iter()
+        .filter(|a| a.kind == "failed" && a.step.as_deref() == Some("opener"))
+        .count();
+    assert_eq!(
+        opener_failures,
+        cadence_core::engine::MAX_SEND_ATTEMPTS as usize
+    );
+    let lead = rig.lead(&id).await.unwrap();
+    let opener = lead
+        .sent
+        .iter()
+        .find(|s| s.step == "opener")
+        .expect("recorded");
+    assert_eq!(opener.path, "failed:retries_exhausted");
+    assert!(
+        lead.next.as_ref().is_none_or(|n| n.step != "opener"),
+        "the opener is not pending any more"
+    );
+    assert!(
+        !rig.dlq.is_empty(),
+        "the first round of receives ended in the DLQ"
+    );
+    // Redriving the DLQ later finds nothing to send for the opener.
+    let before = rig.stats.touch_receives;
+    rig.redrive().await;
+    rig.advance_to(rig.now() + Duration::minutes(1)).await;
+    assert!(rig.stats.touch_receives > before);
+    assert_eq!(
+        rig.audit(&id)
+            .await
+            .iter()
+            .filter(|a| a.kind == "failed" && a.step.as_deref() == Some("opener"))
+            .count(),
+        opener_failures,
+        "no further try"
+    );
+}
+
+#[tokio::test]
+async fn a_result_write_whose_answer_is_lost_is_recorded_once_and_the_next_touch_keeps_its_time() {
+    let faults = FaultPlan::new(10, 0);
+    let mut rig = Rig::with(cadence_core::account::Accounts::demo(), faults.clone());
+    let p = persona(Channel::Instagram, 24);
+    let id = lead_id(&p);
+    // Write 1 stores the lead with its opener planned, write 2 claims the opener, write 3 records it as sent:
+    // that write lands but its answer is lost.
+    faults
+        .lose_save_answer
+        .store(3, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(rig.deliver(&json(&p, &say("hi"), start(), 1)).await, 200);
+    rig.advance_to(start() + Duration::minutes(5)).await;
+    assert!(faults.saves.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+
+    assert_eq!(rig.recorder.count(&id, "opener"), 1, "sent once");
+    let lead = rig.lead(&id).await.unwrap();
+    assert_eq!(
+        lead.sent.iter().filter(|s| s.step == "opener").count(),
+        1,
+        "recorded once: {:?}",
+        lead.sent
+    );
+    let audit = rig.audit(&id).await;
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|a| a.kind == "sent" && a.step.as_deref() == Some("opener"))
+            .count(),
+        1,
+        "one sent record in the funnel's audit trail"
+    );
+    // The follow-up planned by the lost write still has its timer: it goes out at +4 h, not when the sweeper
+    // notices a lost timer.
+    let next = lead.next.clone().expect("a follow-up planned");
+    rig.advance_to(next.due + Duration::minutes(1)).await;
+    let sends: Vec<_> = rig
+        .recorder
+        .all()
+        .into_iter()
+        .filter(|d| d.lead == id.as_str() && d.step == next.step)
+        .collect();
+    assert_eq!(sends.len(), 1, "{sends:?}");
+    assert_eq!(sends[0].at, next.due);
+}

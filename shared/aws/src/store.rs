@@ -674,8 +674,11 @@ mod tests {
                 stall: Some("opener".into()),
                 state: TouchState::Planned,
                 path: None,
+                attempts: 0,
+                delivered: Vec::new(),
             }),
             sent: vec![SentTouch {
+                plan: 2,
                 step: "opener".into(),
                 stall: None,
                 at: at(5),

@@ -79,11 +79,13 @@ pub enum Event<'a> {
         step: &'a str,
         provider_ids: Vec<String>,
     },
-    /// A delivery of the claimed touch failed.
+    /// A delivery of the claimed touch failed; `delivered` holds the provider ids of the parts that went out
+    /// before it (a text before its file).
     Failed {
         plan: u32,
         step: &'a str,
         failure: SendFailure,
+        delivered: Vec<String>,
     },
     /// The claim on the pending touch is older than any send could take: the worker died mid-send.
     StaleClaim,
@@ -149,6 +151,12 @@ pub fn starts_cadence(ctx: Ctx<'_>, ev: &InboundEvent) -> bool {
         _ => false,
     }
 }
+
+/// How often a touch is tried when every try fails retryably (throttling, 5xx, timeouts before the request
+/// left). SQS redelivers a message 5 times before its DLQ and the sweeper re-fires a planned touch it finds
+/// overdue, so without a cap a touch could be retried for ever; after the last try it is recorded as
+/// `failed:retries_exhausted` and the cadence moves on.
+pub const MAX_SEND_ATTEMPTS: u32 = 10;
 
 /// Payload prefix of slot choices (`SLOT_1` …).
 pub const SLOT_PAYLOAD_PREFIX: &str = "SLOT_";
@@ -222,7 +230,8 @@ pub fn decide(ctx: Ctx<'_>, lead: &Lead, event: &Event<'_>, now: DateTime<Utc>) 
             plan,
             step,
             failure,
-        } => d.failed(*plan, step, failure),
+            delivered,
+        } => d.failed(*plan, step, failure, delivered),
         Event::StaleClaim => d.stale_claim(),
         Event::Command(c) => d.command(c),
     }
@@ -383,6 +392,8 @@ impl<'a> Draft<'a> {
             stall,
             state: TouchState::Planned,
             path: None,
+            attempts: 0,
+            delivered: Vec::new(),
         });
         self.log(
             "planned",
@@ -1013,10 +1024,22 @@ impl<'a> Draft<'a> {
             self.set_status(Status::Active, "deferral_over");
         }
         match self.deliveries_for(&t) {
-            Ok(ds) => self.claim(ds, step, "claimed"),
+            Ok(ds) if t.delivered.is_empty() => self.claim(ds, step, "claimed"),
+            Ok(mut ds) => {
+                // A retry of a touch whose first parts already went out: send only the rest, on the same path.
+                let before = t.path.as_deref().unwrap_or("dm");
+                if path_name(&ds) == before && t.delivered.len() < ds.len() {
+                    ds.drain(..t.delivered.len());
+                    self.claim(ds, step, "claimed_rest");
+                } else {
+                    self.log("partial", Some(step), "path_changed");
+                    self.record_done(&t, before, t.delivered.clone());
+                }
+            }
             Err(reason) => {
                 self.log("skipped", Some(step), reason.clone());
                 self.lead.sent.push(SentTouch {
+                    plan: t.plan,
                     step: t.step.clone(),
                     stall: t.stall.clone(),
                     at: self.now,
@@ -1034,7 +1057,9 @@ impl<'a> Draft<'a> {
         let path = path_name(&ds);
         if let Some(n) = self.lead.next.as_mut() {
             n.state = TouchState::Sending { since: self.now };
-            n.path = Some(path.to_string());
+            if n.path.as_deref() != Some(path) {
+                n.path = Some(path.to_string());
+            }
         }
         self.log(kind, Some(step), path);
         self.deliveries = ds;
@@ -1047,10 +1072,22 @@ impl<'a> Draft<'a> {
             .clone()
             .filter(|t| t.plan == plan && t.step == step)
         else {
+            if self
+                .lead
+                .sent
+                .iter()
+                .any(|s| s.plan == plan && s.step == step)
+            {
+                // The result was recorded already: its write landed but the answer was lost, and the retry
+                // found the lead moved on by that very write.
+                self.log("ignored", Some(step), "result_already_recorded");
+                return;
+            }
             // The lead moved on while this send was in flight (a reply replaced the touch). It still went out:
             // keep it in the history (echo recognition, spacing) without planning anything from it.
             self.log("sent", Some(step), "after_replan");
             self.lead.sent.push(SentTouch {
+                plan,
                 step: step.to_string(),
                 stall: None,
                 at: self.now,
@@ -1061,13 +1098,16 @@ impl<'a> Draft<'a> {
             return;
         };
         let path = t.path.clone().unwrap_or_else(|| "dm".into());
-        self.record_done(&t, &path, provider_ids.to_vec());
+        let mut ids = t.delivered.clone();
+        ids.extend_from_slice(provider_ids);
+        self.record_done(&t, &path, ids);
     }
 
     /// Records a finished touch and plans its successor. Only paths that reached the lead count as outbound.
     fn record_done(&mut self, t: &PlannedTouch, path: &str, provider_ids: Vec<String>) {
         let reached = matches!(path, "dm" | "template" | "email" | "unknown_outcome");
         self.lead.sent.push(SentTouch {
+            plan: t.plan,
             step: t.step.clone(),
             stall: t.stall.clone(),
             at: self.now,
@@ -1086,7 +1126,7 @@ impl<'a> Draft<'a> {
         self.plan_after(t);
     }
 
-    fn failed(&mut self, plan: u32, step: &str, failure: &SendFailure) {
+    fn failed(&mut self, plan: u32, step: &str, failure: &SendFailure, delivered: &[String]) {
         let Some(t) = self
             .lead
             .next
@@ -1097,12 +1137,50 @@ impl<'a> Draft<'a> {
             return;
         };
         self.log("failed", Some(step), failure.code());
+        // Parts that reached the lead, on this try and earlier ones.
+        let mut done = t.delivered.clone();
+        done.extend_from_slice(delivered);
+        let path = t.path.clone().unwrap_or_else(|| "dm".into());
         match failure {
+            SendFailure::Retryable { .. } if t.attempts + 1 >= MAX_SEND_ATTEMPTS => {
+                if done.is_empty() {
+                    self.record_done(&t, "failed:retries_exhausted", Vec::new());
+                } else {
+                    self.log("partial", Some(step), "retries_exhausted");
+                    self.record_done(&t, &path, done);
+                }
+            }
             SendFailure::Retryable { .. } => {
-                // Release the claim so the redelivered message can claim it again.
+                // Release the claim so the redelivered message can claim it again (and send only what is left).
                 if let Some(n) = self.lead.next.as_mut() {
                     n.state = TouchState::Planned;
+                    n.attempts += 1;
+                    n.delivered = done;
                 }
+            }
+            SendFailure::OptedOut { .. } | SendFailure::Unreachable { .. } => {
+                if !done.is_empty() {
+                    self.lead.sent.push(SentTouch {
+                        plan: t.plan,
+                        step: t.step.clone(),
+                        stall: t.stall.clone(),
+                        at: self.now,
+                        path: path.clone(),
+                        provider_ids: done,
+                    });
+                    self.lead.last_outbound_at = Some(self.now);
+                }
+                self.lead.next = None;
+                if matches!(failure, SendFailure::OptedOut { .. }) {
+                    self.set_status(Status::OptedOut, "meta_131050");
+                } else {
+                    self.set_status(Status::Finished, "unreachable");
+                }
+            }
+            _ if !done.is_empty() => {
+                // The first part reached the lead and the rest cannot follow: the touch counts as sent.
+                self.log("partial", Some(step), failure.code());
+                self.record_done(&t, &path, done);
             }
             SendFailure::Unknown { .. } => {
                 // The request may have gone out: never repeat it; carry on as if it did.
@@ -1116,21 +1194,12 @@ impl<'a> Draft<'a> {
                 }
                 // A path that was itself refused as outside the window is not tried again (a template Meta
                 // refuses with 131047 would otherwise be re-claimed and re-sent in a loop).
-                let tried = t.path.clone().unwrap_or_else(|| "dm".into());
                 match self.deliveries_for(&t) {
-                    Ok(ds) if path_name(&ds) != "dm" && path_name(&ds) != tried => {
+                    Ok(ds) if path_name(&ds) != "dm" && path_name(&ds) != path => {
                         self.claim(ds, step, "claimed_fallback")
                     }
                     _ => self.record_done(&t, "skipped:window_closed", Vec::new()),
                 }
-            }
-            SendFailure::Unreachable { .. } => {
-                self.lead.next = None;
-                self.set_status(Status::Finished, "unreachable");
-            }
-            SendFailure::OptedOut { .. } => {
-                self.lead.next = None;
-                self.set_status(Status::OptedOut, "meta_131050");
             }
             SendFailure::Auth { .. } | SendFailure::Permanent { .. } => {
                 self.record_done(&t, &format!("failed:{}", failure.code()), Vec::new());
@@ -1145,7 +1214,7 @@ impl<'a> Draft<'a> {
         if matches!(t.state, TouchState::Sending { .. }) {
             // The worker died between claim and result: the outcome is unknown, so it is not sent again.
             self.log("failed", Some(&t.step), "stale_claim_unknown_outcome");
-            self.record_done(&t, "unknown_outcome", Vec::new());
+            self.record_done(&t, "unknown_outcome", t.delivered.clone());
         }
     }
 

@@ -106,6 +106,18 @@ pub struct PlannedTouch {
     /// The delivery path chosen when the touch was claimed (`dm`, `template`, `email`, `task`, `newsletter`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// Retryable send failures so far; the engine gives the touch up after
+    /// [`MAX_SEND_ATTEMPTS`](crate::engine::MAX_SEND_ATTEMPTS) tries, however often transports redeliver it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts: u32,
+    /// Provider ids of the parts of a multi-part touch (text, then a file) that already went out before a
+    /// retryable failure: a retry sends only the rest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delivered: Vec<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The message a queue or timer carries: enough to find the touch, nothing personal.
@@ -150,6 +162,9 @@ impl TouchRef {
 /// One touch that went out (or was decided and skipped), kept for de-duplication and echo recognition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SentTouch {
+    /// The plan generation the touch belonged to (0 in records written before it was kept).
+    #[serde(default)]
+    pub plan: u32,
     pub step: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stall: Option<String>,

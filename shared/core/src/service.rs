@@ -371,15 +371,14 @@ impl Services {
         loop {
             let mut ids = Vec::new();
             let mut failure = None;
-            for (i, del) in d.deliveries.iter().enumerate() {
+            for del in &d.deliveries {
                 match self.send_one(touch, del).await {
                     Ok(id) => ids.push(id),
-                    // Part of the touch went out: never resend it; record what was sent.
-                    Err(e) if i > 0 => {
-                        tracing::warn!(lead = %touch.lead_id, step = %touch.step, error = e.code(), "partial delivery");
-                        break;
-                    }
                     Err(e) => {
+                        if !ids.is_empty() {
+                            // Never resend the parts that went out; the engine decides about the rest.
+                            tracing::warn!(lead = %touch.lead_id, step = %touch.step, error = e.code(), "partial delivery");
+                        }
                         failure = Some(e);
                         break;
                     }
@@ -401,6 +400,7 @@ impl Services {
                     plan: touch.plan,
                     step: &touch.step,
                     failure: f.clone(),
+                    delivered: ids,
                 },
             };
             // Record the result; on a concurrent change re-read and apply the same result to the new state.
@@ -429,7 +429,10 @@ impl Services {
                 }
             };
             version += 1;
-            self.after_write(&lead, true, &result).await?;
+            // A result that changes nothing was recorded already: our own write landed and only its answer was
+            // lost. The successor it planned still needs its timer, so compare against the claimed state.
+            let before = if result.changed { &lead } else { &d.lead };
+            self.after_write(before, true, &result).await?;
             match failure {
                 None => {
                     tracing::info!(lead = %touch.lead_id, step = %touch.step, path = %path, "touch sent");
@@ -439,6 +442,16 @@ impl Services {
                     reason,
                     retry_after,
                 }) => {
+                    let released = result.lead.next.as_ref().is_some_and(|n| {
+                        n.plan == touch.plan
+                            && n.step == touch.step
+                            && n.state == TouchState::Planned
+                    });
+                    if !released {
+                        // Out of attempts (recorded with its reason), or the lead moved on: nothing to retry.
+                        tracing::info!(lead = %touch.lead_id, step = %touch.step, "touch given up");
+                        return Ok(TouchOutcome::Done);
+                    }
                     return Err(ServiceError::Retry {
                         reason,
                         after: retry_after,

@@ -269,6 +269,8 @@ pub fn lead(user: &str, due_in: Option<i64>) -> Lead {
             stall: None,
             state: TouchState::Planned,
             path: None,
+            attempts: 0,
+            delivered: Vec::new(),
         }),
         sent: Vec::new(),
         paused_until: None,

@@ -12,7 +12,7 @@ use cadence_core::chrono_tz::Tz;
 use cadence_core::ids::{Channel, LeadId};
 use cadence_core::lead::{AuditRecord, Lead, TouchRef};
 use cadence_core::memory::{MemoryLeadStore, VirtualClock, VirtualTimeline};
-use cadence_core::outbound::{DmMessage, EmailMessage, HumanTask, NewsletterHandoff};
+use cadence_core::outbound::{DmBody, DmMessage, EmailMessage, HumanTask, NewsletterHandoff};
 use cadence_core::ports::{
     ChannelSender, Clock, EmailSender, LeadStore, LeadWrite, NewsletterSink, Notifier,
     ScheduleError, SendFailure, SendReceipt, StoreError, TaskSink, TouchQueue, TouchScheduler,
@@ -76,6 +76,8 @@ pub struct Delivered {
     pub plan: u32,
     pub step: String,
     pub channel: &'static str,
+    /// A media part (the file after a text).
+    pub media: bool,
     pub at: DateTime<Utc>,
 }
 
@@ -111,6 +113,15 @@ impl Recorder {
     }
 
     async fn record(&self, touch: &TouchRef, channel: &'static str) -> SendReceipt {
+        self.record_part(touch, channel, false).await
+    }
+
+    async fn record_part(
+        &self,
+        touch: &TouchRef,
+        channel: &'static str,
+        media: bool,
+    ) -> SendReceipt {
         self.started.fetch_add(1, Ordering::SeqCst);
         for _ in 0..self.yields.load(Ordering::SeqCst) {
             tokio::task::yield_now().await;
@@ -130,6 +141,7 @@ impl Recorder {
             plan: touch.plan,
             step: touch.step.clone(),
             channel,
+            media,
             at: self.clock.now(),
         });
         SendReceipt {
@@ -177,7 +189,8 @@ impl Recorder {
 #[async_trait]
 impl ChannelSender for Recorder {
     async fn send_dm(&self, touch: &TouchRef, m: &DmMessage) -> Result<SendReceipt, SendFailure> {
-        Ok(self.record(touch, m.channel.as_str()).await)
+        let media = matches!(m.body, DmBody::Media { .. });
+        Ok(self.record_part(touch, m.channel.as_str(), media).await)
     }
 }
 
@@ -234,6 +247,11 @@ pub struct FaultPlan {
     pub injected: Mutex<BTreeMap<&'static str, u32>>,
     /// Leads whose DM sends always fail with this Meta answer (status, body): permanent errors.
     pub permanent: Mutex<HashMap<String, (u16, String)>>,
+    /// Failures for the next media parts sent to a lead, in order (a file failing after its text went out).
+    pub media_faults: Mutex<HashMap<String, Vec<SendFailure>>>,
+    /// Lead writes so far, and the write (1-based) whose answer is lost after it was applied (0: none).
+    pub saves: AtomicU32,
+    pub lose_save_answer: AtomicU32,
 }
 
 impl FaultPlan {
@@ -243,6 +261,9 @@ impl FaultPlan {
             percent: AtomicU32::new(percent),
             injected: Mutex::default(),
             permanent: Mutex::default(),
+            media_faults: Mutex::default(),
+            saves: AtomicU32::new(0),
+            lose_save_answer: AtomicU32::new(0),
         })
     }
 
@@ -345,6 +366,16 @@ impl FaultySender {
 #[async_trait]
 impl ChannelSender for FaultySender {
     async fn send_dm(&self, touch: &TouchRef, m: &DmMessage) -> Result<SendReceipt, SendFailure> {
+        if matches!(m.body, DmBody::Media { .. }) {
+            let mut queued = self.plan.media_faults.lock().unwrap();
+            if let Some(f) = queued
+                .get_mut(touch.lead_id.as_str())
+                .filter(|q| !q.is_empty())
+                .map(|q| q.remove(0))
+            {
+                return Err(f);
+            }
+        }
         if let Some(f) = self.fault(touch) {
             return Err(f);
         }
@@ -387,7 +418,15 @@ impl LeadStore for FaultyStore {
         if self.plan.roll("store_save") {
             return Err(StoreError::Throttled);
         }
-        self.inner.save(w).await
+        let n = self.plan.saves.fetch_add(1, Ordering::SeqCst) + 1;
+        let r = self.inner.save(w).await;
+        if r.is_ok() && n == self.plan.lose_save_answer.load(Ordering::SeqCst) {
+            // The write landed; the connection dropped before its answer arrived.
+            return Err(StoreError::Unexpected(
+                "connection reset after the write".into(),
+            ));
+        }
+        r
     }
     async fn claim_inbound(&self, key: &str) -> Result<(), StoreError> {
         if self.plan.roll("store_claim") {
