@@ -4,7 +4,8 @@
 #   2. sam validate --lint                                      (when aws-sam-cli installs; skipped otherwise)
 #   3. cdk synth of the CDK app with cdk-nag AwsSolutions       (any unacknowledged finding fails),
 #      then cfn-lint on the synthesized template
-#   4. parity.py: SAM and CDK define the same resources, environment names and IAM actions
+#   4. parity.py: SAM and CDK define the same resources, routes, parameters, conditions, rules, outputs,
+#      environment variables, IAM grants and dashboard
 #
 # Tools are installed once under ${CADENCE_TOOLS_DIR:-<repo>/.tools} and reused:
 #   infra-venv/   cfn-lint, cfn-lint-serverless, PyYAML        sam-venv/   aws-sam-cli (own venv: it pins

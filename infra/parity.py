@@ -6,11 +6,19 @@ Usage: parity.py [SAM_TEMPLATE] [CDK_TEMPLATE_JSON]
 
 Compared, after a light expansion of the SAM resources into the CloudFormation resources the SAM transform
 generates for them:
-  * resource types with their counts (HTTP API routes are compared as a set of route keys instead, because
-    SAM embeds routes and integrations in the API's OpenAPI body while CDK emits Route/Integration resources);
-  * parameter and output names;
-  * per function (matched by logical id / construct id): environment variable names;
-  * per IAM role (the functions' roles and any other explicit role): the allowed and denied actions.
+  * resource types with their counts, and which resources carry a Condition (HTTP API routes are compared as a
+    set of route keys instead, because SAM embeds routes and integrations in the API's OpenAPI body while CDK
+    emits Route/Integration resources);
+  * parameters (type, default, pattern, allowed values, bounds), conditions and rules (their expressions),
+    outputs (value and condition);
+  * per function (matched by logical id / construct id): environment variables, names and values;
+  * per IAM role (the functions' roles and any other explicit role): the allowed and denied actions, and every
+    grant as effect + action + resource (+ statement condition), through Fn::If branches, from inline policies
+    and attached AWS::IAM::Policy resources (labelled with the policy's own Condition);
+  * CloudWatch dashboards (matched by name): the parsed JSON bodies, widget by widget.
+Values are compared in a canonical text form: Ref / GetAtt / Sub / Join become strings with {{Name}} or
+{{Name.Attribute}} placeholders, where Name is the SAM logical id or the CDK construct id (the hash dropped), so
+`!Sub arn:${AWS::Partition}:...${Param}` and CDK's Fn::Join of the same pieces compare equal.
 Prints every difference and exits 1 when there is one, 2 on a usage or input error.
 
 Only the SAM features this repository uses are expanded; anything else that would make the transform emit
@@ -198,8 +206,10 @@ def expand_sam(template: dict) -> dict:
         "Resources": resources,
         "Routes": routes,
         "Integrations": len(integration_targets),
-        "Parameters": set(template.get("Parameters") or {}),
-        "Outputs": set(template.get("Outputs") or {}),
+        "Parameters": dict(template.get("Parameters") or {}),
+        "Outputs": dict(template.get("Outputs") or {}),
+        "Conditions": dict(template.get("Conditions") or {}),
+        "Rules": dict(template.get("Rules") or {}),
     }
 
 
@@ -218,13 +228,17 @@ def view_cdk(template: dict) -> dict:
             integrations += 1
             continue
         resources[name] = res
-    parameters = set(template.get("Parameters") or {}) - {"BootstrapVersion"}
+    # The bootstrap version check is CDK's own (parameter BootstrapVersion + rule CheckBootstrapVersion).
+    parameters = {k: v for k, v in (template.get("Parameters") or {}).items() if k != "BootstrapVersion"}
+    rules = {k: v for k, v in (template.get("Rules") or {}).items() if k != "CheckBootstrapVersion"}
     return {
         "Resources": resources,
         "Routes": routes,
         "Integrations": integrations,
         "Parameters": parameters,
-        "Outputs": set(template.get("Outputs") or {}),
+        "Outputs": dict(template.get("Outputs") or {}),
+        "Conditions": dict(template.get("Conditions") or {}),
+        "Rules": rules,
     }
 
 
@@ -262,22 +276,149 @@ def ref_target(value) -> str | None:
     return None
 
 
+# ------------------------------------------------------------------------------------------------------------
+# Canonical values: intrinsics that build strings become strings with {{placeholders}}
+# ------------------------------------------------------------------------------------------------------------
+SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]+)\}")
+
+
+def canon_name(view: dict, logical_id: str) -> str:
+    """A logical id as the other template would spell it: SAM logical id / CDK construct id; others as is."""
+    resource = view["Resources"].get(logical_id)
+    return stem(logical_id, resource) if resource is not None else logical_id
+
+
+def canon_ref(view: dict, target: str) -> str:
+    """`X`, `X.Attribute` or `AWS::Pseudo` as a {{placeholder}}."""
+    if "::" in target:
+        return "{{" + target + "}}"
+    name, _, attribute = target.partition(".")
+    return "{{" + canon_name(view, name) + ("." + attribute if attribute else "") + "}}"
+
+
+def as_text(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def canon(view: dict, value):
+    """`value` with Ref / GetAtt / Sub / Join rendered as canonical strings; other intrinsics kept as structure."""
+    if isinstance(value, list):
+        return [canon(view, v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        (key, arg), = value.items()
+        if key == "Ref":
+            return canon_ref(view, arg)
+        if key == "Fn::GetAtt":
+            parts = arg if isinstance(arg, list) else str(arg).split(".", 1)
+            return canon_ref(view, ".".join(str(p) for p in parts))
+        if key == "Fn::Sub":
+            text, variables = (arg[0], arg[1]) if isinstance(arg, list) else (arg, {})
+            local = {k: as_text(canon(view, v)) for k, v in (variables or {}).items()}
+            text = SUB_VARIABLE.sub(lambda m: local.get(m.group(1)) or canon_ref(view, m.group(1)), text)
+            return text.replace("${!", "${")
+        if key == "Fn::Join":
+            separator, parts = arg
+            return separator.join(as_text(canon(view, p)) for p in as_list(parts))
+    return {k: canon(view, v) for k, v in value.items()}
+
+
+def is_no_value(value) -> bool:
+    return isinstance(value, dict) and value.get("Ref") == "AWS::NoValue"
+
+
+def branches(value, label: str = "") -> list[tuple[str, object]]:
+    """The values an Fn::If tree can take, each with the conditions that select it; AWS::NoValue dropped."""
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        condition, when_true, when_false = value["Fn::If"]
+        return branches(when_true, f"{label} if {condition}") + branches(when_false, f"{label} if !{condition}")
+    return [] if is_no_value(value) else [(label, value)]
+
+
+def sorted_condition(view: dict, condition) -> str:
+    """A statement's Condition block, canonical, with the value lists sorted (their order means nothing)."""
+    out = {}
+    for operator, keys in (condition or {}).items():
+        out[operator] = {
+            key: sorted((as_text(canon(view, v)) for v in as_list(values)))
+            for key, values in (keys or {}).items()
+        }
+    return json.dumps(out, sort_keys=True)
+
+
+def role_documents(view: dict, role_id: str) -> list[tuple[str, dict]]:
+    """(label, policy document) for a role: inline policies (through Fn::If) and attached AWS::IAM::Policy."""
+    resources = view["Resources"]
+    props = (resources.get(role_id) or {}).get("Properties") or {}
+    documents = []
+    for policies_label, policies in branches(props.get("Policies")):
+        for entry in as_list(policies):
+            for label, policy in branches(entry, policies_label):
+                documents.append((label, (policy or {}).get("PolicyDocument") or {}))
+    for res in resources.values():
+        if res.get("Type") in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            rprops = res.get("Properties") or {}
+            if role_id in {ref_target(r) for r in as_list(rprops.get("Roles"))}:
+                label = f" if {res['Condition']}" if res.get("Condition") else ""
+                documents.append((label, rprops.get("PolicyDocument") or {}))
+    return documents
+
+
+def role_grants(view: dict, role_id: str) -> set[str]:
+    """`Effect action on resource [if conditions] [when {Condition}]`, one per action x resource."""
+    grants = set()
+    for doc_label, document in role_documents(view, role_id):
+        for statements_label, statements in branches(document.get("Statement"), doc_label):
+            for st_label, statement in branches_each(statements, statements_label):
+                effect = statement.get("Effect", "Allow")
+                actions = [a.lower() for a in as_list(statement.get("Action"))]
+                actions += [f"not:{a.lower()}" for a in as_list(statement.get("NotAction"))]
+                targets = [("", r) for r in as_list(statement.get("Resource"))]
+                targets += [("not:", r) for r in as_list(statement.get("NotResource"))]
+                when = f" when {sorted_condition(view, statement['Condition'])}" if statement.get("Condition") else ""
+                for prefix, target in targets:
+                    for res_label, resource in branches(target):
+                        for action in actions:
+                            label = (st_label + res_label).strip()
+                            text = f"{effect} {action} on {prefix}{as_text(canon(view, resource))}"
+                            grants.add(text + (f" [{label}]" if label else "") + when)
+    return grants
+
+
+def branches_each(values, label: str) -> list[tuple[str, dict]]:
+    """Every element of a list (or a single value), each through its own Fn::If branches."""
+    out = []
+    for value in as_list(values):
+        out += branches(value, label)
+    return out
+
+
+def canon_parameter(parameter: dict) -> dict:
+    keys = ("Type", "Default", "AllowedPattern", "AllowedValues", "MinValue", "MaxValue", "MinLength", "MaxLength",
+            "NoEcho")
+    # CDK writes numbers as strings where SAM has YAML numbers: compare their text.
+    return {k: ([str(v) for v in parameter[k]] if isinstance(parameter[k], list) else str(parameter[k]))
+            for k in keys if k in parameter}
+
+
+def dashboard_body(view: dict, dashboard: dict):
+    text = canon(view, (dashboard.get("Properties") or {}).get("DashboardBody"))
+    try:
+        return json.loads(text)
+    except (TypeError, json.JSONDecodeError) as e:
+        raise InputError(f"dashboard body is not JSON once its references are replaced: {e}") from e
+
+
 def role_actions(view: dict, role_id: str) -> set[str]:
     """Effect|action pairs granted to a role: inline policies, attached AWS::IAM::Policy, managed policy ARNs."""
-    resources = view["Resources"]
-    role = resources.get(role_id)
+    role = view["Resources"].get(role_id)
     if role is None:
         return {f"<missing role {role_id}>"}
     actions: list[str] = list(role.get("SamActions", []))
     props = role.get("Properties") or {}
-    documents = [p.get("PolicyDocument") or {} for p in props.get("Policies") or []]
-    for name, res in resources.items():
-        if res.get("Type") in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-            rprops = res.get("Properties") or {}
-            if role_id in {ref_target(r) for r in as_list(rprops.get("Roles"))}:
-                documents.append(rprops.get("PolicyDocument") or {})
-    for document in documents:
-        for statement in as_list(document.get("Statement")):
+    for _, document in role_documents(view, role_id):
+        for _, statement in branches_each(document.get("Statement"), ""):
             for action in as_list(statement.get("Action")):
                 actions.append(f"{statement.get('Effect', 'Allow')}|{action}")
     for arn in as_list(props.get("ManagedPolicyArns")):
@@ -285,8 +426,9 @@ def role_actions(view: dict, role_id: str) -> set[str]:
     return {a.lower() if not a.startswith("managed|") else a for a in actions}
 
 
-def env_names(function: dict) -> set[str]:
-    return set((((function.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}))
+def env_vars(view: dict, function: dict) -> dict[str, str]:
+    variables = ((function.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+    return {name: as_text(canon(view, value)) for name, value in variables.items()}
 
 
 def by_stem(view: dict, rtype: str) -> dict[str, tuple[str, dict]]:
@@ -297,8 +439,9 @@ def by_stem(view: dict, rtype: str) -> dict[str, tuple[str, dict]]:
     return out
 
 
-def compare(sam: dict, cdk: dict) -> list[str]:
+def compare(sam: dict, cdk: dict) -> tuple[list[str], dict[str, int]]:
     problems: list[str] = []
+    counts: Counter = Counter()
 
     def diff_sets(what: str, left: set, right: set) -> None:
         for item in sorted(left - right):
@@ -306,41 +449,65 @@ def compare(sam: dict, cdk: dict) -> list[str]:
         for item in sorted(right - left):
             problems.append(f"{what}: {item} only in CDK")
 
-    # 1. Resource types and counts.
+    def diff_maps(what: str, left: dict, right: dict) -> None:
+        diff_sets(what, set(left), set(right))
+        for key in sorted(set(left) & set(right)):
+            if left[key] != right[key]:
+                problems.append(f"{what} {key}: SAM {as_text(left[key])} != CDK {as_text(right[key])}")
+
+    # 1. Resource types and counts, and which types carry which resource Condition.
     sam_types = Counter(r["Type"] for r in sam["Resources"].values())
     cdk_types = Counter(r["Type"] for r in cdk["Resources"].values())
     for rtype in sorted(set(sam_types) | set(cdk_types)):
         if sam_types[rtype] != cdk_types[rtype]:
             problems.append(f"resource type {rtype}: SAM {sam_types[rtype]}, CDK {cdk_types[rtype]}")
+    conditional = lambda view: Counter(  # noqa: E731
+        f"{r['Type']} if {r['Condition']}" for r in view["Resources"].values() if r.get("Condition"))
+    sam_cond, cdk_cond = conditional(sam), conditional(cdk)
+    for key in sorted(set(sam_cond) | set(cdk_cond)):
+        if sam_cond[key] != cdk_cond[key]:
+            problems.append(f"conditional resources {key}: SAM {sam_cond[key]}, CDK {cdk_cond[key]}")
     diff_sets("HTTP route", sam["Routes"], cdk["Routes"])
     if sam["Integrations"] != cdk["Integrations"]:
         problems.append(f"HTTP integrations: SAM {sam['Integrations']}, CDK {cdk['Integrations']}")
 
-    # 2. Parameters and outputs.
-    diff_sets("parameter", sam["Parameters"], cdk["Parameters"])
-    diff_sets("output", sam["Outputs"], cdk["Outputs"])
+    # 2. Parameters, conditions, rules and outputs.
+    diff_maps("parameter", {k: canon_parameter(v) for k, v in sam["Parameters"].items()},
+              {k: canon_parameter(v) for k, v in cdk["Parameters"].items()})
+    diff_maps("condition", {k: canon(sam, v) for k, v in sam["Conditions"].items()},
+              {k: canon(cdk, v) for k, v in cdk["Conditions"].items()})
+    rule = lambda view, r: {  # noqa: E731
+        "RuleCondition": canon(view, r.get("RuleCondition")),
+        "Assertions": [canon(view, a.get("Assert")) for a in r.get("Assertions") or []],
+    }
+    diff_maps("rule", {k: rule(sam, v) for k, v in sam["Rules"].items()},
+              {k: rule(cdk, v) for k, v in cdk["Rules"].items()})
+    output = lambda view, o: {"Value": canon(view, o.get("Value")), "Condition": o.get("Condition")}  # noqa: E731
+    diff_maps("output", {k: output(sam, v) for k, v in sam["Outputs"].items()},
+              {k: output(cdk, v) for k, v in cdk["Outputs"].items()})
 
-    # 3. Functions: environment variable names and their role's actions.
+    # 3. Functions: environment variables and their role's actions and grants.
     sam_fns = by_stem(sam, "AWS::Lambda::Function")
     cdk_fns = by_stem(cdk, "AWS::Lambda::Function")
     diff_sets("function", set(sam_fns), set(cdk_fns))
-    compared_roles: set[tuple[str, str]] = set()
+    compared_roles: list[tuple[str, str, str]] = []
     for fn in sorted(set(sam_fns) & set(cdk_fns)):
         (sam_id, sam_fn), (cdk_id, cdk_fn) = sam_fns[fn], cdk_fns[fn]
-        diff_sets(f"{fn} environment variable", env_names(sam_fn), env_names(cdk_fn))
+        sam_env, cdk_env = env_vars(sam, sam_fn), env_vars(cdk, cdk_fn)
+        diff_maps(f"{fn} environment variable", sam_env, cdk_env)
+        counts["environment variables"] += len(sam_env)
         sam_role = ref_target((sam_fn.get("Properties") or {}).get("Role"))
         cdk_role = ref_target((cdk_fn.get("Properties") or {}).get("Role"))
         if not sam_role or not cdk_role:
             problems.append(f"{fn}: role is not a reference to a role in the template (SAM {sam_role}, CDK {cdk_role})")
             continue
-        compared_roles.add((sam_role, cdk_role))
-        diff_sets(f"{fn} role action", role_actions(sam, sam_role), role_actions(cdk, cdk_role))
+        compared_roles.append((f"{fn} role", sam_role, cdk_role))
 
     # 4. Every other role, matched by name.
     sam_roles = by_stem(sam, "AWS::IAM::Role")
     cdk_roles = by_stem(cdk, "AWS::IAM::Role")
-    seen_sam = {s for s, _ in compared_roles}
-    seen_cdk = {c for _, c in compared_roles}
+    seen_sam = {s for _, s, _ in compared_roles}
+    seen_cdk = {c for _, _, c in compared_roles}
     for role in sorted(set(sam_roles) | set(cdk_roles)):
         sam_entry, cdk_entry = sam_roles.get(role), cdk_roles.get(role)
         if sam_entry and sam_entry[0] in seen_sam or cdk_entry and cdk_entry[0] in seen_cdk:
@@ -348,9 +515,37 @@ def compare(sam: dict, cdk: dict) -> list[str]:
         if not sam_entry or not cdk_entry:
             problems.append(f"role {role}: only in {'SAM' if sam_entry else 'CDK'}")
             continue
-        diff_sets(f"role {role} action", role_actions(sam, sam_entry[0]), role_actions(cdk, cdk_entry[0]))
+        compared_roles.append((f"role {role}", sam_entry[0], cdk_entry[0]))
 
-    return problems
+    for what, sam_role, cdk_role in compared_roles:
+        diff_sets(f"{what} action", role_actions(sam, sam_role), role_actions(cdk, cdk_role))
+        # Roles the SAM transform generates have no statements to compare, only the actions above.
+        if "SamActions" not in sam["Resources"].get(sam_role, {}):
+            sam_grants, cdk_grants = role_grants(sam, sam_role), role_grants(cdk, cdk_role)
+            diff_sets(f"{what} grant", sam_grants, cdk_grants)
+            counts["grants"] += len(sam_grants)
+
+    # 5. Dashboards, matched by their (canonical) name, compared as parsed JSON widget by widget.
+    dashboards = lambda view: {  # noqa: E731
+        as_text(canon(view, (d.get("Properties") or {}).get("DashboardName"))): d
+        for d in view["Resources"].values() if d.get("Type") == "AWS::CloudWatch::Dashboard"
+    }
+    sam_dash, cdk_dash = dashboards(sam), dashboards(cdk)
+    diff_sets("dashboard", set(sam_dash), set(cdk_dash))
+    for name in sorted(set(sam_dash) & set(cdk_dash)):
+        left, right = dashboard_body(sam, sam_dash[name]), dashboard_body(cdk, cdk_dash[name])
+        lw, rw = left.pop("widgets", []), right.pop("widgets", [])
+        if left != right:
+            problems.append(f"dashboard {name} settings: SAM {as_text(left)} != CDK {as_text(right)}")
+        if len(lw) != len(rw):
+            problems.append(f"dashboard {name}: SAM {len(lw)} widgets, CDK {len(rw)}")
+        for i, (a, b) in enumerate(zip(lw, rw)):
+            if a != b:
+                title = (a.get("properties") or {}).get("title", "?")
+                problems.append(f"dashboard {name} widget {i} ({title}): SAM {as_text(a)} != CDK {as_text(b)}")
+        counts["dashboard widgets"] += len(lw)
+
+    return problems, counts
 
 
 def main(argv: list[str]) -> int:
@@ -359,20 +554,23 @@ def main(argv: list[str]) -> int:
     try:
         sam = expand_sam(load_template(sam_path))
         cdk = view_cdk(load_template(cdk_path))
+        problems, counts = compare(sam, cdk)
     except (InputError, yaml.YAMLError, json.JSONDecodeError) as e:
         print(f"parity: {e}", file=sys.stderr)
         return 2
-    problems = compare(sam, cdk)
     if problems:
         print(f"parity: {sam_path.name} and {cdk_path.name} differ:")
         for p in problems:
             print(f"  - {p}")
         return 1
-    counts = Counter(r["Type"] for r in sam["Resources"].values())
+    types = Counter(r["Type"] for r in sam["Resources"].values())
     print(
-        f"parity: SAM and CDK agree: {sum(counts.values())} resources of {len(counts)} types, "
-        f"{len(sam['Routes'])} routes, {len(by_stem(sam, 'AWS::Lambda::Function'))} functions "
-        f"(environment names and role actions), {len(by_stem(sam, 'AWS::IAM::Role'))} roles"
+        f"parity: SAM and CDK agree: {sum(types.values())} resources of {len(types)} types, "
+        f"{len(sam['Routes'])} routes, {len(sam['Parameters'])} parameters, {len(sam['Conditions'])} conditions, "
+        f"{len(sam['Rules'])} rules, {len(sam['Outputs'])} outputs, "
+        f"{len(by_stem(sam, 'AWS::Lambda::Function'))} functions ({counts['environment variables']} environment "
+        f"variables), {len(by_stem(sam, 'AWS::IAM::Role'))} roles ({counts['grants']} grants), "
+        f"{counts['dashboard widgets']} dashboard widgets"
     )
     return 0
 

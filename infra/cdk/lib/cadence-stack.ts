@@ -1,14 +1,18 @@
 // The Cadence stack, resource for resource the same as infra/template.yaml (SAM). Keep the two in step:
-// infra/parity.py compares resource types and counts, environment variable names and IAM actions.
+// infra/parity.py compares resource types and counts, parameters, conditions and rules, HTTP routes, environment
+// variables (names and values), IAM grants (action, resource, condition), outputs and the dashboard body.
 //
 // # Layout
-//   parameters   same names, defaults and patterns as the SAM template
+//   parameters   same names, defaults and patterns as the SAM template; optional features default to ""
+//   conditions   which optional grants exist; rules: NotifyUrl needs its secret and excludes EventBusName
 //   storage      CadenceTable (single table, sparse GSI1)
 //   queues       TouchQueue + TouchDLQ (also the Scheduler target DLQ), TLS-only policies
 //   scheduling   ScheduleGroup, SchedulerRole, sweeper schedule + its role
 //   functions    RustFunction (cargo-lambda-cdk) x3, each with its own role (inline policy) and log group
-//   http api     GET/POST /webhook, JSON access logs, throttling
+//   http api     GET/POST /webhook, POST /booking/{cal,calendly}, POST /data-deletion, GET /data-deletion/status
+//                (one Lambda integration), JSON access logs, throttling
 //   alarms       DLQ depth, errors, 5xx, throttles
+//   dashboard    EMF funnel (SEARCH over namespace Cadence), Lambda, queues, HTTP API, alarm states
 //
 // Design notes, shared with the SAM template (the comments there say why in more detail):
 // - Every role is explicit with inline statements (no AWSLambdaBasicExecutionRole, no grant helpers), so
@@ -16,13 +20,17 @@
 // - Function names are fixed (<stack>-webhook, ...) so each role can be scoped to its own log group without
 //   a dependency cycle; the log groups (with retention) are named after the functions.
 // - Low-level (L1) constructs are used where L2 helpers would add resources the SAM template does not have
-//   (grant-generated AWS::IAM::Policy, LambdaInvoke target roles).
+//   (grant-generated AWS::IAM::Policy, LambdaInvoke target roles), or render differently (the dashboard body
+//   is the SAM template's JSON, built as an object here, not L2 widgets).
+// - Grants for optional features exist only when the feature's parameter is set: Fn::If on a resource, or the
+//   conditional NotifyPolicy (the EventBridge bus), exactly as in the SAM template.
 import * as path from 'node:path';
 import {
   Aws,
   CfnCondition,
   CfnOutput,
   CfnParameter,
+  CfnRule,
   Duration,
   Fn,
   RemovalPolicy,
@@ -128,6 +136,71 @@ export class CadenceStack extends Stack {
       allowedPattern: '^[0-9a-zA-Z-_.]{1,64}$',
       description: 'EventBridge Scheduler group holding the one-shot touch schedules of this deployment.',
     });
+    const sesConfigurationSet = new CfnParameter(this, 'SesConfigurationSetName', {
+      type: 'String',
+      default: '',
+      allowedPattern: '^$|^[A-Za-z0-9_-]{1,64}$',
+      description:
+        'Optional SESv2 configuration set applied to every email (event publishing: deliveries, bounces, ' +
+        'complaints). Empty = none.',
+    });
+    const optionalSsmName = '^$|^/[A-Za-z0-9_.\\-/]+$';
+    const calSecretParam = new CfnParameter(this, 'CalWebhookSecretParameterName', {
+      type: 'String',
+      default: '',
+      allowedPattern: optionalSsmName,
+      description:
+        'Optional SSM SecureString holding the Cal.com webhook secret (X-Cal-Signature-256 check). Empty = the ' +
+        'route POST /booking/cal is off and answers 404.',
+    });
+    const calendlyKeyParam = new CfnParameter(this, 'CalendlySigningKeyParameterName', {
+      type: 'String',
+      default: '',
+      allowedPattern: optionalSsmName,
+      description:
+        'Optional SSM SecureString holding the Calendly webhook signing key (Calendly-Webhook-Signature check). ' +
+        'Empty = the route POST /booking/calendly is off and answers 404.',
+    });
+    const eventBus = new CfnParameter(this, 'EventBusName', {
+      type: 'String',
+      default: '',
+      allowedPattern: '^$|^[A-Za-z0-9._\\-]{1,256}$',
+      description:
+        'Optional EventBridge bus (a name, in this account and region) that gets handoff, booking and resume ' +
+        'notifications as events with source cadence. Empty = no bus. Set this or NotifyUrl, not both.',
+    });
+    const notifyUrl = new CfnParameter(this, 'NotifyUrl', {
+      type: 'String',
+      default: '',
+      allowedPattern: '^$|^https://\\S+$',
+      description:
+        'Optional HTTPS URL that gets the same notifications as JSON POSTs signed with X-Cadence-Signature ' +
+        '(HMAC-SHA256). Needs NotifySecretParameterName. Empty = no POSTs (notifications are only logged unless ' +
+        'EventBusName is set).',
+    });
+    const notifySecretParam = new CfnParameter(this, 'NotifySecretParameterName', {
+      type: 'String',
+      default: '',
+      allowedPattern: optionalSsmName,
+      description: 'SSM SecureString holding the HMAC secret that signs the NotifyUrl POSTs. Required with NotifyUrl.',
+    });
+    const metrics = new CfnParameter(this, 'Metrics', {
+      type: 'String',
+      default: 'on',
+      allowedValues: ['on', 'off'],
+      description:
+        'CloudWatch Embedded Metric Format lines (namespace Cadence; sent, skipped, replied, booked, opted_out per ' +
+        "cadence and step) from every lead write. off = none, and the dashboard's funnel widgets stay empty.",
+    });
+    const sweepLimit = new CfnParameter(this, 'SweepLimit', {
+      type: 'Number',
+      default: '500', // a string, like the default CDK writes for LogRetentionDays
+      minValue: 1,
+      maxValue: 5000,
+      description:
+        'Leads the sweeper examines per 15-minute pass (the oldest due first); the rest wait for the next pass. ' +
+        "Each lead costs a few DynamoDB round-trips, so keep it well inside the sweeper's 120 s timeout.",
+    });
 
     acknowledge(
       this,
@@ -136,9 +209,38 @@ export class CadenceStack extends Stack {
         'value is read and decrypted by the function at init and never passes through CloudFormation.',
     );
 
-    const hasAlarmTopic = new CfnCondition(this, 'HasAlarmTopic', {
-      expression: Fn.conditionNot(Fn.conditionEquals(alarmTopic.valueAsString, '')),
+    const isSet = (p: CfnParameter) => Fn.conditionNot(Fn.conditionEquals(p.valueAsString, ''));
+    const hasAlarmTopic = new CfnCondition(this, 'HasAlarmTopic', { expression: isSet(alarmTopic) });
+    const hasSesConfigurationSet = new CfnCondition(this, 'HasSesConfigurationSet', {
+      expression: isSet(sesConfigurationSet),
     });
+    const hasCalSecret = new CfnCondition(this, 'HasCalSecret', { expression: isSet(calSecretParam) });
+    const hasCalendlyKey = new CfnCondition(this, 'HasCalendlyKey', { expression: isSet(calendlyKeyParam) });
+    const hasEventBus = new CfnCondition(this, 'HasEventBus', { expression: isSet(eventBus) });
+    // The notify secret is read (and granted) only when there is a URL to sign for; the rules make a URL come
+    // with a secret and without a bus (the code prefers the bus and would never call the URL).
+    const hasNotifyUrl = new CfnCondition(this, 'HasNotifyUrl', { expression: isSet(notifyUrl) });
+    new CfnRule(this, 'NotifyUrlNeedsSecret', {
+      ruleCondition: isSet(notifyUrl),
+      assertions: [
+        {
+          assert: isSet(notifySecretParam),
+          assertDescription: 'NotifyUrl needs NotifySecretParameterName (the SSM SecureString with the HMAC secret).',
+        },
+      ],
+    });
+    new CfnRule(this, 'OneNotifier', {
+      ruleCondition: isSet(eventBus),
+      assertions: [
+        {
+          assert: Fn.conditionEquals(notifyUrl.valueAsString, ''),
+          assertDescription: 'Set EventBusName or NotifyUrl, not both (with a bus the URL is never called).',
+        },
+      ],
+    });
+    /** `value` when `condition` holds, else nothing (AWS::NoValue drops it from its list). */
+    const onlyIf = (condition: CfnCondition, value: string) =>
+      Fn.conditionIf(condition.logicalId, value, Aws.NO_VALUE).toString();
 
     const arn = (service: string, resource: string) =>
       `arn:${Aws.PARTITION}:${service}:${Aws.REGION}:${Aws.ACCOUNT_ID}:${resource}`;
@@ -257,6 +359,9 @@ export class CadenceStack extends Stack {
     // YAML and resolves every ssm:/... token reference in it, failing the cold start if one cannot be read. So
     // every role may read and decrypt parameters under TokenParameterPrefix; only send uses the tokens.
     const tokenParamArn = paramArn(`${tokenPrefix.valueAsString}*`);
+    // build_services also builds the notifier: it reads the NotifyUrl secret at init when NotifyUrl is set, and
+    // puts events on EventBusName when that is set, in all three functions.
+    const notifySecretArn = onlyIf(hasNotifyUrl, paramArn(notifySecretParam.valueAsString));
     const acknowledgeTokenWildcard = (role: iam.Role) =>
       acknowledge(
         role,
@@ -299,8 +404,8 @@ export class CadenceStack extends Stack {
           'limited to calls made by SSM (kms:ViaService) for the listed parameter ARNs (encryption context).',
       );
 
-    // Non-secret configuration every function gets; IAM decides what each one may touch. Optional variables left
-    // at their code defaults: GRAPH_API_VERSION, GRAPH_API_URL, CADENCE_SES_CONFIGURATION_SET, CADENCE_SWEEP_LIMIT.
+    // What all three functions read (shared/aws AwsConfig + build_services); each function adds its own, and IAM
+    // decides what each one may touch. Left at their code defaults: GRAPH_API_VERSION (v25.0), GRAPH_API_URL.
     const sharedEnvironment: Record<string, string> = {
       CADENCE_TABLE: table.tableName,
       CADENCE_TOUCH_QUEUE_URL: queue.queueUrl,
@@ -310,8 +415,13 @@ export class CadenceStack extends Stack {
       // The touches DLQ doubles as the Scheduler target DLQ.
       CADENCE_SCHEDULER_DLQ_ARN: dlq.queueArn,
       CADENCE_ACCOUNTS_PARAM: accountsParam.valueAsString,
-      CADENCE_CONTACT_LIST: contactList.valueAsString,
-      CADENCE_EMAIL_FROM: emailFrom.valueAsString,
+      // Any lead write may raise a notification (handoff, booking, cancellation, auto-resume) and all three
+      // functions write leads, so all three build the notifier: the bus, else a signed POST, else the log.
+      CADENCE_EVENT_BUS: eventBus.valueAsString,
+      CADENCE_NOTIFY_URL: notifyUrl.valueAsString,
+      CADENCE_NOTIFY_SECRET_PARAM: notifySecretParam.valueAsString,
+      // EMF funnel lines are printed by the store wrapper of every function ("off" disables them).
+      CADENCE_METRICS: metrics.valueAsString,
       // The functions' JSON logger reads RUST_LOG (the CLI reads CADENCE_LOG).
       RUST_LOG: logLevel.valueAsString,
     };
@@ -352,12 +462,21 @@ export class CadenceStack extends Stack {
     // ---------------------------------------------------------------------------------------------------
     // Webhook function
     // ---------------------------------------------------------------------------------------------------
+    // Booking secrets (each only when configured) and the notify secret (only with NotifyUrl).
+    const webhookOptionalSecretArns = [
+      onlyIf(hasCalSecret, paramArn(calSecretParam.valueAsString)),
+      onlyIf(hasCalendlyKey, paramArn(calendlyKeyParam.valueAsString)),
+      notifySecretArn,
+    ];
     const webhookRole = lambdaRole('WebhookRole', 'Cadence webhook function', 'webhook', [
       logsStatement('webhook'),
       tracingStatement(),
       new iam.PolicyStatement({ sid: 'Table', actions: itemActions, resources: [table.tableArn, gsiArn] }),
       ...scheduleStatements(),
       sendTouchStatement(),
+      // Data deletion (POST /data-deletion, Services::delete_user): a lead's partition is listed with Query
+      // (granted above) and removed with BatchWriteItem delete requests; its schedule with DeleteSchedule.
+      new iam.PolicyStatement({ sid: 'DataDeletion', actions: ['dynamodb:BatchWriteItem'], resources: [table.tableArn] }),
       new iam.PolicyStatement({
         sid: 'Config',
         actions: ['ssm:GetParameter'],
@@ -366,12 +485,14 @@ export class CadenceStack extends Stack {
           paramArn(verifyTokenParam.valueAsString),
           paramArn(accountsParam.valueAsString),
           tokenParamArn,
+          ...webhookOptionalSecretArns,
         ],
       }),
       decryptStatement('DecryptSecrets', [
         paramArn(appSecretParam.valueAsString),
         paramArn(verifyTokenParam.valueAsString),
         tokenParamArn,
+        ...webhookOptionalSecretArns,
       ]),
     ]);
     acknowledgeSharedWildcards(webhookRole, 'webhook');
@@ -383,12 +504,15 @@ export class CadenceStack extends Stack {
       'WebhookFunction',
       'webhook',
       'cadence-webhook',
-      'Meta webhook (GET verify, POST events) -> dedupe, decide, plan touches.',
+      'Meta webhook, booking webhooks, data-deletion callback -> dedupe, decide, plan touches.',
       Duration.seconds(10),
       webhookRole,
       {
         META_APP_SECRET_PARAM: appSecretParam.valueAsString,
         META_VERIFY_TOKEN_PARAM: verifyTokenParam.valueAsString,
+        // Booking webhook secrets, read at cold start; "" = the route answers 404.
+        CAL_WEBHOOK_SECRET_PARAM: calSecretParam.valueAsString,
+        CALENDLY_SIGNING_KEY_PARAM: calendlyKeyParam.valueAsString,
       },
     );
 
@@ -409,11 +533,19 @@ export class CadenceStack extends Stack {
       new iam.PolicyStatement({
         sid: 'Config',
         actions: ['ssm:GetParameter'],
-        resources: [paramArn(accountsParam.valueAsString), tokenParamArn],
+        resources: [paramArn(accountsParam.valueAsString), tokenParamArn, notifySecretArn],
       }),
-      decryptStatement('DecryptTokens', [tokenParamArn]),
+      decryptStatement('DecryptSecrets', [tokenParamArn, notifySecretArn]),
       // Sender addresses come from the accounts YAML (EmailFrom is the fallback) and change without a deploy.
-      new iam.PolicyStatement({ sid: 'Email', actions: ['ses:SendEmail'], resources: [arn('ses', 'identity/*')] }),
+      // With SesConfigurationSetName, SendEmail is also authorized against that configuration set.
+      new iam.PolicyStatement({
+        sid: 'Email',
+        actions: ['ses:SendEmail'],
+        resources: [
+          arn('ses', 'identity/*'),
+          onlyIf(hasSesConfigurationSet, arn('ses', `configuration-set/${sesConfigurationSet.valueAsString}`)),
+        ],
+      }),
       newsletterStatement(),
     ]);
     acknowledgeSharedWildcards(sendRole, 'send');
@@ -435,6 +567,12 @@ export class CadenceStack extends Stack {
       'Touches queue consumer -> window check -> Graph API / SES send -> plan follow-ons.',
       Duration.seconds(30),
       sendRole,
+      // Email settings: only send delivers touches (email, newsletter handoff), so only send reads them.
+      {
+        CADENCE_EMAIL_FROM: emailFrom.valueAsString,
+        CADENCE_CONTACT_LIST: contactList.valueAsString,
+        CADENCE_SES_CONFIGURATION_SET: sesConfigurationSet.valueAsString,
+      },
     );
     // Not `SqsEventSource`: it would grant consume rights through a separate AWS::IAM::Policy. The role above
     // already has them. MaximumConcurrency 10 keeps the deployment under ~50 msg/s (each invocation sends <= 10
@@ -465,14 +603,33 @@ export class CadenceStack extends Stack {
       new iam.PolicyStatement({
         sid: 'Config',
         actions: ['ssm:GetParameter'],
-        resources: [paramArn(accountsParam.valueAsString), tokenParamArn],
+        resources: [paramArn(accountsParam.valueAsString), tokenParamArn, notifySecretArn],
       }),
-      decryptStatement('DecryptTokens', [tokenParamArn]),
+      decryptStatement('DecryptSecrets', [tokenParamArn, notifySecretArn]),
     ]);
     acknowledgeSharedWildcards(sweeperRole, 'sweeper');
     acknowledgeScheduleWildcard(sweeperRole);
     acknowledgeDecryptWildcard(sweeperRole);
     acknowledgeTokenWildcard(sweeperRole);
+    // Notifications on the EventBridge bus, only when EventBusName is set: PutEvents on that bus, and only events
+    // whose source is cadence (the source EventBridgeNotifier always sets). One conditional L1 policy for the
+    // three roles, as in the SAM template (cdk-nag cannot inspect an inline policy wrapped in Fn::If).
+    const notifyPolicy = new iam.CfnPolicy(this, 'NotifyPolicy', {
+      policyName: 'notify',
+      roles: [webhookRole.roleName, sendRole.roleName, sweeperRole.roleName],
+      policyDocument: new iam.PolicyDocument({
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'Notify',
+            actions: ['events:PutEvents'],
+            resources: [arn('events', `event-bus/${eventBus.valueAsString}`)],
+            conditions: { StringEquals: { 'events:source': 'cadence' } },
+          }),
+        ],
+      }),
+    });
+    notifyPolicy.cfnOptions.condition = hasEventBus;
+
     // Work grows with due items only; 120 s is headroom for a backlog, well inside the 15-minute tick.
     const sweeper = rustFunction(
       'SweeperFunction',
@@ -481,6 +638,7 @@ export class CadenceStack extends Stack {
       'Every 15 minutes - due items from the sparse GSI -> long tail, resumes, handoffs, repairs.',
       Duration.seconds(120),
       sweeperRole,
+      { CADENCE_SWEEP_LIMIT: sweepLimit.valueAsString },
     );
 
     const sweeperScheduleRole = new iam.Role(this, 'SweeperScheduleRole', {
@@ -520,7 +678,9 @@ export class CadenceStack extends Stack {
     // HTTP API
     // ---------------------------------------------------------------------------------------------------
     const api = new apigwv2.HttpApi(this, 'WebhookApi', {
-      description: 'Meta webhook endpoint (authenticity is checked in the function with X-Hub-Signature-256).',
+      description:
+        'Meta webhook, booking webhooks and data-deletion callback (authenticity is checked in the function: ' +
+        'X-Hub-Signature-256, booking signatures, signed_request).',
       createDefaultStage: false,
     });
     const accessLogs = new logs.LogGroup(this, 'WebhookApiAccessLogGroup', {
@@ -551,21 +711,49 @@ export class CadenceStack extends Stack {
         ),
       },
     });
-    const routes = api.addRoutes({
-      path: '/webhook',
-      methods: [apigwv2.HttpMethod.GET, apigwv2.HttpMethod.POST],
-      integration: new HttpLambdaIntegration('WebhookIntegration', webhook, {
-        payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
-      }),
+    // One integration for every route (one AWS::ApiGatewayV2::Integration, one Lambda permission per route, as
+    // SAM generates). None of the callers can sign AWS requests: each route is authenticated in the function
+    // (functions/webhook/src/lib.rs), which is what the APIG4 acknowledgements say route by route.
+    const integration = new HttpLambdaIntegration('WebhookIntegration', webhook, {
+      payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
     });
-    for (const route of routes) {
-      acknowledge(
-        route,
-        'AwsSolutions::AwsSolutions-APIG4',
-        'Meta calls the webhook without AWS credentials or tokens; every POST is authenticated in the function ' +
-          'by the X-Hub-Signature-256 HMAC over the raw body (app secret), GET by the verify token.',
-      );
-    }
+    const route = (routePath: string, methods: apigwv2.HttpMethod[], reason: string) => {
+      for (const r of api.addRoutes({ path: routePath, methods, integration })) {
+        acknowledge(r, 'AwsSolutions::AwsSolutions-APIG4', reason);
+      }
+    };
+    const { GET, POST } = apigwv2.HttpMethod;
+    route(
+      '/webhook',
+      [GET, POST],
+      'Meta calls the webhook without AWS credentials or tokens; every POST is authenticated in the function ' +
+        'by the X-Hub-Signature-256 HMAC over the raw body (app secret), GET by the verify token.',
+    );
+    route(
+      '/booking/cal',
+      [POST],
+      'Cal.com calls its webhook without AWS credentials; the function checks X-Cal-Signature-256 (HMAC-SHA256 ' +
+        'of the raw body with the webhook secret) and answers 404 while CalWebhookSecretParameterName is empty.',
+    );
+    route(
+      '/booking/calendly',
+      [POST],
+      'Calendly calls its webhook without AWS credentials; the function checks Calendly-Webhook-Signature ' +
+        '(HMAC-SHA256 with the signing key, timestamp within 5 minutes) and answers 404 while ' +
+        'CalendlySigningKeyParameterName is empty.',
+    );
+    route(
+      '/data-deletion',
+      [POST],
+      "Meta calls the Data Deletion Request Callback without AWS credentials; the function verifies the form's " +
+        'signed_request (HMAC-SHA256 with the app secret) before deleting anything (401 otherwise).',
+    );
+    route(
+      '/data-deletion/status',
+      [GET],
+      'The public status page Meta links a person to after a deletion request: it only says whether a ' +
+        'well-formed confirmation code stands for a finished deletion, reads nothing stored and changes nothing.',
+    );
 
     // ---------------------------------------------------------------------------------------------------
     // Alarms
@@ -595,8 +783,10 @@ export class CadenceStack extends Stack {
         alarmActions: actions,
         okActions: actions,
       });
+    const alarms: cloudwatch.CfnAlarm[] = []; // in definition order, for the dashboard's alarm widget
     const alarmWithActions = (...args: Parameters<typeof alarm>) => {
       const a = alarm(...args);
+      alarms.push(a);
       acknowledge(
         a,
         'CloudFormation-Validate::W1030',
@@ -676,11 +866,146 @@ export class CadenceStack extends Stack {
     );
 
     // ---------------------------------------------------------------------------------------------------
+    // Dashboard (output DashboardUrl): the SAM template's JSON body, built as an object and rendered with
+    // toJsonString (parity.py compares the two bodies widget for widget). Funnel: the EMF metrics (namespace
+    // Cadence, dimensions cadence + step, shared/aws metrics.rs) through SEARCH, so new cadences and steps
+    // appear without a deploy; then the HTTP API, the functions, the queues and every alarm's state.
+    // ---------------------------------------------------------------------------------------------------
+    const funnelSearch = (name: string) =>
+      `SEARCH('{Cadence,cadence,step} MetricName="${name}"', 'Sum', 3600)`;
+    const metricWidget = (
+      x: number,
+      y: number,
+      width: number,
+      title: string,
+      period: number,
+      stat: string,
+      widgetMetrics: unknown[][],
+    ) => ({
+      type: 'metric',
+      x,
+      y,
+      width,
+      height: 6,
+      properties: {
+        title,
+        region: Aws.REGION,
+        view: 'timeSeries',
+        stacked: false,
+        period,
+        stat,
+        metrics: widgetMetrics,
+      },
+    });
+    const perStep = (x: number, y: number, width: number, name: string, title: string) =>
+      metricWidget(x, y, width, `${title} per cadence and step (per hour)`, 3600, 'Sum', [
+        [{ id: name, expression: funnelSearch(name) }],
+      ]);
+    const functions: [string, lambda.IFunction][] = [
+      ['webhook', webhook],
+      ['send', send],
+      ['sweeper', sweeper],
+    ];
+    const lambdaWidget = (x: number, title: string, metricName: string, stat: string) =>
+      metricWidget(
+        x,
+        21,
+        6,
+        title,
+        300,
+        stat,
+        functions.map(([label, fn]) => ['AWS/Lambda', metricName, 'FunctionName', fn.functionName, { label }]),
+      );
+    const apiDims = ['ApiId', api.apiId, 'Stage', stage.stageName];
+    const queueMetric = (q: sqs.IQueue, metricName: string, options: Record<string, string>) => [
+      'AWS/SQS',
+      metricName,
+      'QueueName',
+      q.queueName,
+      options,
+    ];
+    const dashboard = new cloudwatch.CfnDashboard(this, 'CadenceDashboard', {
+      dashboardName: Aws.STACK_NAME,
+      dashboardBody: this.toJsonString({
+        start: '-P7D',
+        periodOverride: 'auto',
+        widgets: [
+          {
+            type: 'alarm',
+            x: 0,
+            y: 0,
+            width: 24,
+            height: 3,
+            properties: { title: 'Alarms', alarms: alarms.map((a) => a.attrArn) },
+          },
+          metricWidget(
+            0,
+            3,
+            12,
+            'Funnel, all cadences and steps (per hour)',
+            3600,
+            'Sum',
+            ['sent', 'replied', 'booked', 'opted_out', 'skipped'].map((n) => [
+              { id: n, label: n, expression: `SUM(${funnelSearch(n)})` },
+            ]),
+          ),
+          perStep(12, 3, 12, 'sent', 'Sent'),
+          perStep(0, 9, 8, 'replied', 'Replied'),
+          perStep(8, 9, 8, 'booked', 'Booked'),
+          perStep(16, 9, 8, 'opted_out', 'Opted out'),
+          perStep(0, 15, 8, 'skipped', 'Skipped'),
+          metricWidget(8, 15, 8, 'HTTP API requests and errors', 300, 'Sum', [
+            ['AWS/ApiGateway', 'Count', ...apiDims, { label: 'requests' }],
+            ['AWS/ApiGateway', '4xx', ...apiDims, { label: '4xx' }],
+            ['AWS/ApiGateway', '5xx', ...apiDims, { label: '5xx' }],
+          ]),
+          metricWidget(16, 15, 8, 'HTTP API latency (p99, ms)', 300, 'p99', [
+            ['AWS/ApiGateway', 'Latency', ...apiDims, { label: 'latency' }],
+            ['AWS/ApiGateway', 'IntegrationLatency', ...apiDims, { label: 'integration latency' }],
+          ]),
+          lambdaWidget(0, 'Lambda invocations', 'Invocations', 'Sum'),
+          lambdaWidget(6, 'Lambda errors', 'Errors', 'Sum'),
+          lambdaWidget(12, 'Lambda throttles', 'Throttles', 'Sum'),
+          lambdaWidget(18, 'Lambda duration (p99, ms)', 'Duration', 'p99'),
+          metricWidget(0, 27, 12, 'Touches queue', 300, 'Maximum', [
+            queueMetric(queue, 'ApproximateNumberOfMessagesVisible', { label: 'visible' }),
+            queueMetric(queue, 'ApproximateNumberOfMessagesDelayed', { label: 'delayed (due within 15 min)' }),
+            queueMetric(queue, 'ApproximateAgeOfOldestMessage', { label: 'age of oldest (s)', yAxis: 'right' }),
+          ]),
+          metricWidget(12, 27, 12, 'Dead-letter queue (alarmed; redrive to the touches queue)', 300, 'Maximum', [
+            queueMetric(dlq, 'ApproximateNumberOfMessagesVisible', { label: 'dead letters' }),
+          ]),
+        ],
+      }),
+    });
+
+    // ---------------------------------------------------------------------------------------------------
     // Outputs
     // ---------------------------------------------------------------------------------------------------
+    const apiUrl = `https://${api.apiId}.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}`;
     new CfnOutput(this, 'WebhookUrl', {
       description: 'Callback URL for the Meta app dashboard (Messenger, Instagram and WhatsApp webhooks).',
-      value: `https://${api.apiId}.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}/webhook`,
+      value: `${apiUrl}/webhook`,
+    });
+    new CfnOutput(this, 'DataDeletionCallbackUrl', {
+      description:
+        'Data deletion callback URL for the Meta app (App settings > Basic > User data deletion); its answers link ' +
+        'to /data-deletion/status on the same host.',
+      value: `${apiUrl}/data-deletion`,
+    });
+    new CfnOutput(this, 'CalBookingWebhookUrl', {
+      condition: hasCalSecret,
+      description:
+        'Subscriber URL of the Cal.com webhook (Settings > Developer > Webhooks), signed with the secret in ' +
+        'CalWebhookSecretParameterName.',
+      value: `${apiUrl}/booking/cal`,
+    });
+    new CfnOutput(this, 'CalendlyBookingWebhookUrl', {
+      condition: hasCalendlyKey,
+      description:
+        'Callback URL of the Calendly webhook subscription (API v2), signed with the key in ' +
+        'CalendlySigningKeyParameterName.',
+      value: `${apiUrl}/booking/calendly`,
     });
     new CfnOutput(this, 'TableName', {
       description: 'DynamoDB table (retained when the stack is deleted).',
@@ -698,6 +1023,10 @@ export class CadenceStack extends Stack {
     new CfnOutput(this, 'SchedulesConsoleUrl', {
       description: 'EventBridge Scheduler console; filter the schedule list by the group above to see pending touches.',
       value: `https://${Aws.REGION}.console.aws.amazon.com/scheduler/home?region=${Aws.REGION}#schedules`,
+    });
+    new CfnOutput(this, 'DashboardUrl', {
+      description: 'CloudWatch dashboard - funnel per cadence and step, functions, queues, HTTP API, alarms.',
+      value: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards/dashboard/${dashboard.ref}`,
     });
   }
 }
