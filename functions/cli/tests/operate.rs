@@ -586,3 +586,100 @@ impl NowTs for cadence_core::memory::VirtualClock {
         self.now().timestamp()
     }
 }
+
+/// The coach cadence's shape with its opener under an A/B test (weights 1:1).
+const AB_CADENCE: &str = r#"
+id: coach-ig
+steps:
+  - id: opener
+    trigger: first_contact
+    within: 5m
+    text: "Hey! Thanks for reaching out. Mind if I ask one quick question?"
+    ab:
+      short: { text: "Hi! Quick question for you?" }
+  - id: qualify
+    trigger: reply
+    within: 15m
+    text: "What matters most: (a) reach or (b) clients?"
+    options:
+      - { key: a, label: Reach }
+      - { key: b, label: Clients }
+    otherwise: b
+follow_ups:
+  - id: follow_up_1
+    after: 4h
+    text: "Still there?"
+end: { action: newsletter, after: 3d }
+"#;
+
+#[tokio::test]
+async fn an_ab_tested_opener_splits_leads_sticks_to_each_and_reports_every_arm_with_its_replies() {
+    let mut cadences = CadenceSet::builtins();
+    cadences.insert(cadence_core::cadence::Cadence::from_yaml("ab.yaml", AB_CADENCE).unwrap());
+    let mut sim = sim_with(cadences);
+    let people: Vec<Persona> = (0..40)
+        .map(|k| Persona {
+            user: format!("68710000000{k:05}"),
+            ..ig()
+        })
+        .collect();
+    // Every lead writes; the even ones answer the opener three minutes later.
+    for (k, who) in people.iter().enumerate() {
+        let at = start() + Duration::seconds(k as i64);
+        sim.advance_to(at - Duration::milliseconds(1)).await;
+        sim.clock.set(at);
+        sim.post_webhook(&serde_json::to_vec(&body(who, &say("hi"), at, k)).unwrap())
+            .await;
+    }
+    for (k, who) in people.iter().enumerate().filter(|(k, _)| k % 2 == 0) {
+        let at = start() + m(3) + Duration::seconds(k as i64);
+        sim.advance_to(at - Duration::milliseconds(1)).await;
+        sim.clock.set(at);
+        sim.post_webhook(&serde_json::to_vec(&body(who, &say("yes sure"), at, 100 + k)).unwrap())
+            .await;
+    }
+    sim.advance_to(start() + Duration::hours(1)).await;
+
+    let out = sim.take_output();
+    let mut expected: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    for (k, who) in people.iter().enumerate() {
+        let id = LeadId::derive("acme", who.channel, &who.user);
+        let l = lead(&sim, &id).await;
+        let arm = l.ab.get("opener").cloned().expect("an arm recorded");
+        let openers: Vec<&str> = out
+            .iter()
+            .filter(|o| o.lead == id.as_str() && o.step == "opener")
+            .map(|o| o.request["body"]["message"]["text"].as_str().unwrap())
+            .collect();
+        let want = if arm == "a" {
+            "Hey! Thanks for reaching out. Mind if I ask one quick question?"
+        } else {
+            "Hi! Quick question for you?"
+        };
+        assert_eq!(openers, vec![want], "lead {k} in arm {arm}");
+        let e = expected.entry(arm).or_default();
+        e.0 += 1;
+        e.1 += u64::from(k % 2 == 0);
+    }
+    assert_eq!(expected.len(), 2, "both arms used: {expected:?}");
+
+    let f = cadence_cli::report::simulation_funnel(&sim, None, None).await;
+    let opener = f.steps.iter().find(|s| s.step == "opener").unwrap();
+    assert_eq!((opener.sent, opener.replied), (40, 20));
+    let got: std::collections::BTreeMap<String, (u64, u64)> = opener
+        .variants
+        .iter()
+        .map(|(k, v)| (k.clone(), (v.sent, v.replied)))
+        .collect();
+    assert_eq!(got, expected);
+    let text = f.render();
+    assert!(
+        text.contains("arm a") && text.contains("arm short"),
+        "{text}"
+    );
+    let qualify = f.steps.iter().find(|s| s.step == "qualify").unwrap();
+    assert!(
+        qualify.variants.is_empty(),
+        "steps not under test have no arms"
+    );
+}

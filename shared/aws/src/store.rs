@@ -658,6 +658,7 @@ mod tests {
             topic: Some("programme".into()),
             stage: Some("opener".into()),
             answers: [("qualify".to_string(), "b".to_string())].into(),
+            ab: [("opener".to_string(), "b".to_string())].into(),
             offered_slots: vec![at(86_400)],
             first_contact_at: at(0),
             last_inbound_at: Some(at(0)),

@@ -88,6 +88,8 @@ pub struct Step {
     pub options: Vec<QuestionOption>,
     /// The option an unrecognised answer counts as.
     pub otherwise: Option<String>,
+    /// An A/B test of this step's script: empty, or every arm (`a`, the step's own content, first).
+    pub ab: Vec<Arm>,
 }
 
 /// A qualifying option.
@@ -96,6 +98,38 @@ pub struct QuestionOption {
     pub key: String,
     pub label: String,
     pub words: Vec<String>,
+}
+
+/// One arm of a step's A/B test: its key, relative weight and content. Arm `a` is the step's own content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arm {
+    pub key: String,
+    pub weight: u32,
+    pub content: Variants,
+}
+
+/// The arm a lead gets for a step: sticky (a hash of the lead and step ids, so the same lead always lands in
+/// the same arm while the weights stay), spread by weight.
+pub fn pick_arm<'c>(arms: &'c [Arm], lead_id: &str, step_id: &str) -> Option<&'c Arm> {
+    let total: u64 = arms.iter().map(|a| u64::from(a.weight)).sum();
+    if total == 0 {
+        return None;
+    }
+    // FNV-1a: stable across builds and platforms (std's hasher is not).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in lead_id.bytes().chain([b'/']).chain(step_id.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let mut point = h % total;
+    arms.iter().find(|a| {
+        if point < u64::from(a.weight) {
+            true
+        } else {
+            point -= u64::from(a.weight);
+            false
+        }
+    })
 }
 
 /// Content, possibly keyed by an earlier answer or by the step a lead stalled after.
@@ -172,6 +206,8 @@ pub struct FollowUp {
     pub content: Variants,
     pub template: Option<Template>,
     pub fallback: Vec<Fallback>,
+    /// An A/B test of this follow-up's script (as [`Step::ab`]).
+    pub ab: Vec<Arm>,
 }
 
 /// Where a long-tail touch goes.
@@ -413,6 +449,25 @@ struct RawStep {
     options: Vec<RawOption>,
     #[serde(default)]
     otherwise: Option<String>,
+    #[serde(default)]
+    ab: BTreeMap<String, RawArm>,
+}
+
+/// An A/B arm: `a` takes only a weight (its content is the step's own); other arms bring content shaped like
+/// the step's (`text` with `media`/`slots`, or `variants`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArm {
+    #[serde(default)]
+    weight: Option<u32>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    media: Option<RawMedia>,
+    #[serde(default)]
+    slots: Option<u8>,
+    #[serde(default)]
+    variants: BTreeMap<String, RawContent>,
 }
 
 #[derive(Deserialize)]
@@ -466,6 +521,8 @@ struct RawFollowUp {
     template: Option<RawTemplate>,
     #[serde(default)]
     fallback: Vec<String>,
+    #[serde(default)]
+    ab: BTreeMap<String, RawArm>,
 }
 
 #[derive(Deserialize)]
@@ -522,6 +579,14 @@ struct RawOptOut {
 }
 
 // ---- validation ----
+
+/// The content fields a main step and its A/B arms share.
+struct StepContent<'r> {
+    text: &'r Option<String>,
+    media: &'r Option<RawMedia>,
+    slots: Option<u8>,
+    variants: &'r BTreeMap<String, RawContent>,
+}
 
 struct Validator<'a> {
     file: &'a str,
@@ -655,6 +720,188 @@ impl Validator<'_> {
             kind,
             url: m.url.clone(),
         })
+    }
+
+    /// A main step's content (or an A/B arm's): `text` with optional media and slots, or `variants` keyed by the
+    /// previous step's options.
+    fn step_content(
+        &mut self,
+        f: &str,
+        s: &StepContent<'_>,
+        prev_keys: &BTreeSet<String>,
+        slots_offered: usize,
+    ) -> Option<Variants> {
+        let slots = s.slots.unwrap_or(0);
+        match (s.text, s.variants.is_empty()) {
+            (Some(t), true) => {
+                let raw = RawContent {
+                    text: t.clone(),
+                    subject: None,
+                    media: s.media.clone(),
+                    slots: Some(slots),
+                };
+                self.content(f, &raw, slots_offered).map(Variants::single)
+            }
+            (None, false) => {
+                if s.media.is_some() || s.slots.is_some() {
+                    self.err(f, "with variants, put media and slots inside each variant");
+                }
+                let mut by_key = BTreeMap::new();
+                let mut default = None;
+                for (k, v) in s.variants {
+                    let vf = format!("{f}.variants.{k}");
+                    let c = self.content(&vf, v, slots_offered);
+                    if k == "default" {
+                        default = c;
+                    } else if !prev_keys.contains(k) {
+                        self.err(
+                            vf,
+                            format!(
+                                "variant for option `{k}`, which the previous step does not offer"
+                            ),
+                        );
+                    } else if let Some(c) = c {
+                        by_key.insert(k.clone(), c);
+                    }
+                }
+                if default.is_none() {
+                    for k in prev_keys {
+                        if !by_key.contains_key(k) {
+                            self.err(
+                                format!("{f}.variants"),
+                                format!("no variant for option `{k}` and no `default`"),
+                            );
+                        }
+                    }
+                }
+                Some(Variants { by_key, default })
+            }
+            (Some(_), false) => {
+                self.err(f, "use either `text` or `variants`, not both");
+                None
+            }
+            (None, true) => {
+                self.err(f, "needs `text` or `variants`");
+                None
+            }
+        }
+    }
+
+    /// A follow-up's content: `text`, and/or `variants` keyed by the main step the lead stalled after.
+    fn follow_up_content(
+        &mut self,
+        f: &str,
+        text: &Option<String>,
+        variants: &BTreeMap<String, RawContent>,
+        main_ids: &BTreeSet<String>,
+        slots_offered: usize,
+    ) -> Variants {
+        let mut by_key = BTreeMap::new();
+        let mut default = None;
+        if let Some(t) = text {
+            let raw = RawContent {
+                text: t.clone(),
+                subject: None,
+                media: None,
+                slots: None,
+            };
+            default = self.content(f, &raw, slots_offered);
+        }
+        for (k, v) in variants {
+            let vf = format!("{f}.variants.{k}");
+            let c = self.content(&vf, v, slots_offered);
+            if k == "default" {
+                if text.is_some() {
+                    self.err(vf, "both `text` and a `default` variant");
+                }
+                default = c;
+            } else if !main_ids.contains(k) {
+                self.err(vf, format!("no main step `{k}` to stall after"));
+            } else if let Some(c) = c {
+                by_key.insert(k.clone(), c);
+            }
+        }
+        if default.is_none() {
+            for id in main_ids {
+                if !by_key.contains_key(id) {
+                    self.err(
+                        format!("{f}.variants"),
+                        format!("no text for a lead who stalled after `{id}` and no `default`"),
+                    );
+                }
+            }
+        }
+        Variants { by_key, default }
+    }
+
+    /// A step's A/B arms: `a` is `own` (weight only), the others bring content parsed by `parse`.
+    fn arms(
+        &mut self,
+        f: &str,
+        raw: &BTreeMap<String, RawArm>,
+        own: Option<&Variants>,
+        mut parse: impl FnMut(&mut Self, &str, &RawArm) -> Option<Variants>,
+    ) -> Vec<Arm> {
+        if raw.is_empty() {
+            return Vec::new();
+        }
+        let mut arms = vec![Arm {
+            key: "a".into(),
+            weight: 1,
+            content: own.cloned().unwrap_or(Variants {
+                by_key: BTreeMap::new(),
+                default: None,
+            }),
+        }];
+        for (k, a) in raw {
+            let af = format!("{f}.ab.{k}");
+            let key_ok = !k.is_empty()
+                && k.len() <= 8
+                && k.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            if !key_ok {
+                self.err(
+                    &af,
+                    "arm names are short lowercase letters or digits (a, b, short)",
+                );
+                continue;
+            }
+            let weight = a.weight.unwrap_or(1);
+            if weight > 10_000 {
+                self.err(
+                    format!("{af}.weight"),
+                    "at most 10000 (weights are relative)",
+                );
+            }
+            let has_content = a.text.is_some()
+                || a.media.is_some()
+                || a.slots.is_some()
+                || !a.variants.is_empty();
+            if k == "a" {
+                if has_content {
+                    self.err(
+                        &af,
+                        "arm `a` is the step's own content; give it only a `weight`",
+                    );
+                }
+                arms[0].weight = weight;
+                continue;
+            }
+            if let Some(content) = parse(self, &af, a) {
+                arms.push(Arm {
+                    key: k.clone(),
+                    weight,
+                    content,
+                });
+            }
+        }
+        if arms.len() < 2 {
+            self.err(format!("{f}.ab"), "an A/B test needs an arm besides `a`");
+        }
+        if arms.iter().all(|a| a.weight == 0) {
+            self.err(format!("{f}.ab"), "every arm has weight 0");
+        }
+        arms
     }
 
     fn content(&mut self, field: &str, raw: &RawContent, slots_before: usize) -> Option<Content> {
@@ -896,63 +1143,32 @@ impl Validator<'_> {
                 self.err(format!("{f}.otherwise"), "only for steps with options");
             }
 
-            // Content: text or variants keyed by the previous step's answer.
-            let slots = s.slots.unwrap_or(0);
-            let content = match (&s.text, s.variants.is_empty()) {
-                (Some(t), true) => {
-                    let raw = RawContent {
-                        text: t.clone(),
-                        subject: None,
-                        media: s.media.clone(),
-                        slots: Some(slots),
-                    };
-                    self.content(&f, &raw, slots_offered).map(Variants::single)
-                }
-                (None, false) => {
-                    let prev_keys: BTreeSet<String> = prev
-                        .as_ref()
-                        .map(|(_, o)| o.iter().map(|o| o.key.clone()).collect())
-                        .unwrap_or_default();
-                    if s.media.is_some() || s.slots.is_some() {
-                        self.err(&f, "with variants, put media and slots inside each variant");
-                    }
-                    let mut by_key = BTreeMap::new();
-                    let mut default = None;
-                    for (k, v) in &s.variants {
-                        let vf = format!("{f}.variants.{k}");
-                        let c = self.content(&vf, v, slots_offered);
-                        if k == "default" {
-                            default = c;
-                        } else if !prev_keys.contains(k) {
-                            self.err(vf, format!("variant for option `{k}`, which the previous step does not offer"));
-                        } else if let Some(c) = c {
-                            by_key.insert(k.clone(), c);
-                        }
-                    }
-                    if default.is_none() {
-                        for k in &prev_keys {
-                            if !by_key.contains_key(k) {
-                                self.err(
-                                    format!("{f}.variants"),
-                                    format!("no variant for option `{k}` and no `default`"),
-                                );
-                            }
-                        }
-                    }
-                    Some(Variants { by_key, default })
-                }
-                (Some(_), false) => {
-                    self.err(&f, "use either `text` or `variants`, not both");
-                    None
-                }
-                (None, true) => {
-                    self.err(&f, "needs `text` or `variants`");
-                    None
-                }
-            };
-            let new_slots = content
+            // Content: text or variants keyed by the previous step's answer; A/B arms shaped the same.
+            let prev_keys: BTreeSet<String> = prev
                 .as_ref()
-                .map(|c| c.all().map(|(_, c)| c.slots as usize).max().unwrap_or(0))
+                .map(|(_, o)| o.iter().map(|o| o.key.clone()).collect())
+                .unwrap_or_default();
+            let shape = StepContent {
+                text: &s.text,
+                media: &s.media,
+                slots: s.slots,
+                variants: &s.variants,
+            };
+            let content = self.step_content(&f, &shape, &prev_keys, slots_offered);
+            let ab = self.arms(&f, &s.ab, content.as_ref(), |v, af, a| {
+                let shape = StepContent {
+                    text: &a.text,
+                    media: &a.media,
+                    slots: a.slots,
+                    variants: &a.variants,
+                };
+                v.step_content(af, &shape, &prev_keys, slots_offered)
+            });
+            let new_slots = content
+                .iter()
+                .chain(ab.iter().map(|a| &a.content))
+                .flat_map(|c| c.all().map(|(_, c)| c.slots as usize))
+                .max()
                 .unwrap_or(0);
             slots_offered += new_slots;
             prev = Some((s.id.clone(), options.clone()));
@@ -965,6 +1181,7 @@ impl Validator<'_> {
                     content,
                     options,
                     otherwise: s.otherwise.clone(),
+                    ab,
                 });
             }
         }
@@ -981,48 +1198,21 @@ impl Validator<'_> {
                     self.err(format!("{f}.after"), "a no-reply touch must wait at least 4h (faster reads as automation gone wrong)");
                 }
             }
-            let mut by_key = BTreeMap::new();
-            let mut default = None;
-            if let Some(t) = &fu.text {
-                let raw = RawContent {
-                    text: t.clone(),
-                    subject: None,
-                    media: None,
-                    slots: None,
-                };
-                default = self.content(&f, &raw, slots_offered);
-            }
-            for (k, v) in &fu.variants {
-                let vf = format!("{f}.variants.{k}");
-                let c = self.content(&vf, v, slots_offered);
-                if k == "default" {
-                    if fu.text.is_some() {
-                        self.err(vf, "both `text` and a `default` variant");
-                    }
-                    default = c;
-                } else if !main_ids.contains(k) {
-                    self.err(vf, format!("no main step `{k}` to stall after"));
-                } else if let Some(c) = c {
-                    by_key.insert(k.clone(), c);
+            let content =
+                self.follow_up_content(&f, &fu.text, &fu.variants, &main_ids, slots_offered);
+            let ab = self.arms(&f, &fu.ab, Some(&content), |v, af, a| {
+                if a.media.is_some() || a.slots.is_some() {
+                    v.err(af, "follow-up arms take `text` or `variants`");
                 }
-            }
-            if default.is_none() {
-                for s in &raw.steps {
-                    if !by_key.contains_key(&s.id) {
-                        self.err(
-                            format!("{f}.variants"),
-                            format!(
-                                "no text for a lead who stalled after `{}` and no `default`",
-                                s.id
-                            ),
-                        );
-                    }
+                if a.text.is_none() && a.variants.is_empty() {
+                    v.err(af, "needs `text` or `variants`");
+                    return None;
                 }
-            }
-            let extra: usize = by_key
-                .values()
-                .chain(default.iter())
-                .map(|c| c.slots as usize)
+                Some(v.follow_up_content(af, &a.text, &a.variants, &main_ids, slots_offered))
+            });
+            let extra: usize = std::iter::once(&content)
+                .chain(ab.iter().map(|a| &a.content))
+                .flat_map(|c| c.all().map(|(_, c)| c.slots as usize))
                 .max()
                 .unwrap_or(0);
             slots_offered += extra;
@@ -1032,9 +1222,10 @@ impl Validator<'_> {
                 follow_ups.push(FollowUp {
                     id: fu.id.clone(),
                     after,
-                    content: Variants { by_key, default },
+                    content,
                     template,
                     fallback,
+                    ab,
                 });
             }
         }

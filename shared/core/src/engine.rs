@@ -13,7 +13,8 @@
 
 use crate::account::Account;
 use crate::cadence::{
-    Cadence, Content, Fallback, Template, TouchChannel, Trigger, HANDOFF_RESUME_STEP,
+    pick_arm, Arm, Cadence, Content, Fallback, Template, TouchChannel, Trigger, Variants,
+    HANDOFF_RESUME_STEP,
 };
 use crate::ids::{Channel, LeadId};
 use crate::inbound::{InboundEvent, InboundKind};
@@ -185,6 +186,7 @@ pub fn new_lead(ctx: Ctx<'_>, id: LeadId, ev: &InboundEvent, now: DateTime<Utc>)
         topic: None,
         stage: None,
         answers: Default::default(),
+        ab: Default::default(),
         offered_slots: Vec::new(),
         first_contact_at: ev.at.min(now),
         last_inbound_at: None,
@@ -728,6 +730,7 @@ impl<'a> Draft<'a> {
         l.origin = origin;
         l.stage = None;
         l.answers.clear();
+        l.ab.clear();
         l.offered_slots.clear();
         l.sent.clear();
         l.proactive_count = 0;
@@ -1121,7 +1124,11 @@ impl<'a> Draft<'a> {
                 self.lead.last_proactive_at = Some(self.now);
             }
         }
-        self.log("sent", Some(&t.step), path.to_string());
+        let detail = match self.lead.ab.get(&t.step) {
+            Some(arm) => format!("{path} variant={arm}"),
+            None => path.to_string(),
+        };
+        self.log("sent", Some(&t.step), detail);
         self.lead.next = None;
         self.plan_after(t);
     }
@@ -1279,6 +1286,27 @@ struct TouchPlan<'c> {
 
 impl Draft<'_> {
     /// The deliveries for a touch, or why it is skipped.
+    /// The content of the lead's A/B arm for a step under test (chosen once per run, then kept), else `own`.
+    fn arm<'c>(&mut self, step: &str, own: &'c Variants, arms: &'c [Arm]) -> &'c Variants {
+        if arms.is_empty() {
+            return own;
+        }
+        let kept = self
+            .lead
+            .ab
+            .get(step)
+            .and_then(|k| arms.iter().find(|a| &a.key == k));
+        match kept.or_else(|| pick_arm(arms, self.lead.id.as_str(), step)) {
+            Some(a) => {
+                if self.lead.ab.get(step) != Some(&a.key) {
+                    self.lead.ab.insert(step.to_string(), a.key.clone());
+                }
+                &a.content
+            }
+            None => own,
+        }
+    }
+
     fn deliveries_for(&mut self, t: &PlannedTouch) -> Result<Vec<Delivery>, String> {
         let c = self.ctx.cadence;
         let spec = self.spec(&t.step);
@@ -1286,13 +1314,14 @@ impl Draft<'_> {
         let plan = match spec {
             Spec::Main(i) => {
                 let step = &c.steps[i];
+                let own = self.arm(&step.id, &step.content, &step.ab);
                 let key = i
                     .checked_sub(1)
                     .and_then(|p| self.lead.answers.get(&c.steps[p].id))
                     .map(String::as_str);
                 TouchPlan {
                     channel: TouchChannel::Dm,
-                    content: step.content.pick(key),
+                    content: own.pick(key),
                     template: None,
                     fallback: &[],
                     options: option_specs(&step.id, &step.options),
@@ -1304,7 +1333,9 @@ impl Draft<'_> {
                 let fu = &c.follow_ups[i];
                 TouchPlan {
                     channel: TouchChannel::Dm,
-                    content: fu.content.pick(t.stall.as_deref()),
+                    content: self
+                        .arm(&fu.id, &fu.content, &fu.ab)
+                        .pick(t.stall.as_deref()),
                     template: fu.template.as_ref(),
                     fallback: &fu.fallback,
                     options: Vec::new(),

@@ -217,6 +217,9 @@ pub struct Lead {
     /// Answers by step id (`qualify` → `b`).
     #[serde(default)]
     pub answers: BTreeMap<String, String>,
+    /// A/B arm by step id (`opener` → `b`) for steps under test in this run: sticky once chosen.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ab: BTreeMap<String, String>,
     /// Call slots offered, in order (1-based in what the lead sees).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub offered_slots: Vec<DateTime<Utc>>,

@@ -189,9 +189,36 @@ pub struct StepFunnel {
     /// Decided and not sent, by reason (`window_closed`, `no_email_address`, `failed_auth` …).
     #[serde(default)]
     pub skipped: BTreeMap<String, u64>,
-    /// Sends per A/B variant (`a`, `b` …), when the step has variants.
+    /// The same counts per A/B arm (`a`, `b` …), when the step is under test.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub variants: BTreeMap<String, u64>,
+    pub variants: BTreeMap<String, VariantFunnel>,
+}
+
+/// One A/B arm's share of a step's funnel. Rates are against the arm's own sends.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariantFunnel {
+    pub sent: u64,
+    pub replied: u64,
+    pub engaged: u64,
+    pub booked: u64,
+    pub opted_out: u64,
+}
+
+impl StepFunnel {
+    /// Credits outcome `h` (0 replied, 1 engaged, 2 booked, 3 opted out) to the step and to the lead's arm.
+    fn credit(&mut self, h: usize, arm: Option<&str>) {
+        let v = arm.map(|a| self.variants.entry(a.to_string()).or_default());
+        let (total, per_arm) = match (h, v) {
+            (0, a) => (&mut self.replied, a.map(|a| &mut a.replied)),
+            (1, a) => (&mut self.engaged, a.map(|a| &mut a.engaged)),
+            (2, a) => (&mut self.booked, a.map(|a| &mut a.booked)),
+            (_, a) => (&mut self.opted_out, a.map(|a| &mut a.opted_out)),
+        };
+        *total += 1;
+        if let Some(n) = per_arm {
+            *n += 1;
+        }
+    }
 }
 
 fn entry<'m>(
@@ -245,8 +272,8 @@ impl Funnel {
         let mut leads = 0;
         for (cadence, audit) in trails {
             leads += 1;
-            // The last counted send and what was already credited to it.
-            let mut current: Option<(String, [bool; 4])> = None;
+            // The last counted send (step, A/B arm) and what was already credited to it.
+            let mut current: Option<(String, Option<String>, [bool; 4])> = None;
             for r in audit {
                 let step = r.step.clone().unwrap_or_default();
                 match r.kind.as_str() {
@@ -259,10 +286,11 @@ impl Funnel {
                         let e = entry(&mut by, cadence, &step);
                         if reached(path) {
                             e.sent += 1;
-                            if let Some(v) = variant_of(&r.detail) {
-                                *e.variants.entry(v.to_string()).or_default() += 1;
+                            let arm = variant_of(&r.detail).map(str::to_string);
+                            if let Some(v) = &arm {
+                                e.variants.entry(v.clone()).or_default().sent += 1;
                             }
-                            current = Some((step, [false; 4]));
+                            current = Some((step, arm, [false; 4]));
                         } else {
                             let reason = path.replacen(':', "_", 1);
                             let reason = reason.strip_prefix("skipped_").unwrap_or(&reason);
@@ -276,7 +304,7 @@ impl Funnel {
                             .or_default() += 1;
                     }
                     "inbound" | "status" => {
-                        let Some((cur, credited)) = current.as_mut() else {
+                        let Some((cur, arm, credited)) = current.as_mut() else {
                             continue;
                         };
                         let hits: &[usize] = match (r.kind.as_str(), r.detail.as_str()) {
@@ -290,12 +318,7 @@ impl Funnel {
                         for &h in hits {
                             if !credited[h] {
                                 credited[h] = true;
-                                match h {
-                                    0 => e.replied += 1,
-                                    1 => e.engaged += 1,
-                                    2 => e.booked += 1,
-                                    _ => e.opted_out += 1,
-                                }
+                                e.credit(h, arm.as_deref());
                             }
                         }
                     }
@@ -384,9 +407,31 @@ impl Funnel {
                     skipped.join(" ")
                 }
             );
-            if !s.variants.is_empty() {
-                let v: Vec<String> = s.variants.iter().map(|(k, n)| format!("{k}={n}")).collect();
-                let _ = writeln!(out, "  {:<14} variants: {}", "", v.join(" "));
+            for (arm, v) in &s.variants {
+                let pct = |n: u64| {
+                    if v.sent == 0 {
+                        0.0
+                    } else {
+                        n as f64 * 100.0 / v.sent as f64
+                    }
+                };
+                let cell = |n: u64| format!("{n} ({:.0}%)", pct(n));
+                let bar_len = (pct(v.replied) / 5.0).round() as usize;
+                let bar = format!(
+                    "{}{}",
+                    "█".repeat(bar_len),
+                    "·".repeat(20 - bar_len.min(20))
+                );
+                let _ = writeln!(
+                    out,
+                    "  {:<14} {:>5} {:>12} {:>12} {:>11} {:>11}  {bar}",
+                    format!("  └ arm {arm}"),
+                    v.sent,
+                    cell(v.replied),
+                    cell(v.engaged),
+                    cell(v.booked),
+                    cell(v.opted_out),
+                );
             }
         }
         if self.steps.is_empty() {
@@ -484,7 +529,7 @@ mod tests {
         };
         let o = get("opener");
         assert_eq!((o.sent, o.replied, o.engaged, o.opted_out), (2, 1, 1, 1));
-        assert_eq!(o.variants.get("b"), Some(&1));
+        assert_eq!(o.variants.get("b").map(|v| v.sent), Some(1));
         let q = get("qualify");
         assert_eq!((q.sent, q.replied, q.engaged, q.booked), (1, 0, 1, 1));
         assert_eq!(get("follow_up_1").skipped.get("window_closed"), Some(&1));

@@ -262,3 +262,136 @@ fn built_ins_follow_the_playbook_timings() {
         assert!(c.end.newsletter, "{id}: ends with the newsletter");
     }
 }
+
+// ------------------------------------------------------------------------------------------- A/B arms
+
+const OPENER: &str = r#"    text: "Hi {first_name}, one quick question?""#;
+
+#[test]
+fn an_ab_test_loads_with_its_arms_weights_and_content() {
+    let yaml = VALID.replacen(
+        OPENER,
+        r#"    text: "Hi {first_name}, one quick question?"
+    ab:
+      a: { weight: 3 }
+      short: { weight: 1, text: "Hey! Quick one?" }"#,
+        1,
+    );
+    let c = Cadence::from_yaml("ab.yaml", &yaml).expect("valid");
+    let arms: Vec<(&str, u32, Option<&str>)> = c.steps[0]
+        .ab
+        .iter()
+        .map(|a| {
+            (
+                a.key.as_str(),
+                a.weight,
+                a.content.pick(None).map(|c| c.text.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        arms,
+        vec![
+            ("a", 3, Some("Hi {first_name}, one quick question?")),
+            ("short", 1, Some("Hey! Quick one?")),
+        ]
+    );
+    assert!(
+        c.steps[1].ab.is_empty(),
+        "steps without `ab` are not under test"
+    );
+}
+
+#[test]
+fn ab_arms_of_an_answer_keyed_step_and_of_a_follow_up_are_checked_like_the_step() {
+    // An arm of the value step must cover the previous step's options, like the step's own variants.
+    assert_error(
+        r#"      b: { text: "Clients tip" }"#,
+        r#"      b: { text: "Clients tip" }
+    ab:
+      b:
+        variants:
+          a: { text: "Reach tip, take two" }"#,
+        "steps[2].ab.b.variants: no variant for option `b` and no `default`",
+    );
+    assert_error(
+        r#"    text: "Still there?""#,
+        r#"    text: "Still there?"
+    ab:
+      b: { text: "Any thoughts, {nope}?" }"#,
+        "follow_ups[0].ab.b",
+    );
+}
+
+#[test]
+fn ab_mistakes_are_named() {
+    assert_error(
+        OPENER,
+        &format!(
+            "{OPENER}\n    ab:\n      a: {{ weight: 2, text: \"x\" }}\n      b: {{ text: \"y\" }}"
+        ),
+        "steps[0].ab.a: arm `a` is the step's own content; give it only a `weight`",
+    );
+    assert_error(
+        OPENER,
+        &format!("{OPENER}\n    ab:\n      a: {{ weight: 2 }}"),
+        "steps[0].ab: an A/B test needs an arm besides `a`",
+    );
+    assert_error(
+        OPENER,
+        &format!("{OPENER}\n    ab:\n      Short: {{ text: \"y\" }}"),
+        "steps[0].ab.Short: arm names are short lowercase letters or digits",
+    );
+    assert_error(
+        OPENER,
+        &format!(
+            "{OPENER}\n    ab:\n      a: {{ weight: 0 }}\n      b: {{ weight: 0, text: \"y\" }}"
+        ),
+        "steps[0].ab: every arm has weight 0",
+    );
+    assert_error(
+        OPENER,
+        &format!("{OPENER}\n    ab:\n      b: {{ weight: 1 }}"),
+        "steps[0].ab.b: needs `text` or `variants`",
+    );
+    let errs = errors_after(
+        OPENER,
+        &format!("{OPENER}\n    ab:\n      b: {{ txt: \"y\" }}"),
+    );
+    assert!(
+        errs.iter().any(|e| e.contains("unknown field `txt`")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn arms_are_sticky_per_lead_and_spread_by_weight() {
+    use cadence_core::cadence::{pick_arm, Arm, Variants};
+    let arm = |key: &str, weight| Arm {
+        key: key.into(),
+        weight,
+        content: Variants {
+            by_key: Default::default(),
+            default: None,
+        },
+    };
+    let arms = [arm("a", 3), arm("b", 1), arm("never", 0)];
+    let mut counts = std::collections::BTreeMap::new();
+    for n in 0..4000 {
+        let lead = format!("ld_{n:020x}");
+        let first = pick_arm(&arms, &lead, "opener").unwrap().key.clone();
+        assert_eq!(
+            pick_arm(&arms, &lead, "opener").unwrap().key,
+            first,
+            "same lead, same step, same arm"
+        );
+        *counts.entry(first).or_insert(0u32) += 1;
+    }
+    assert_eq!(counts.get("never"), None, "a weight-0 arm is never picked");
+    let a = f64::from(counts["a"]) / 4000.0;
+    assert!(
+        (0.72..0.78).contains(&a),
+        "arm a got {a} of leads (weight 3 of 4)"
+    );
+    assert!(pick_arm(&[arm("a", 0)], "ld_x", "opener").is_none());
+}

@@ -253,6 +253,7 @@ pub fn lead(user: &str, due_in: Option<i64>) -> Lead {
         topic: None,
         stage: Some("opener".into()),
         answers: [("qualify".to_string(), "b".to_string())].into(),
+        ab: Default::default(),
         offered_slots: Vec::new(),
         first_contact_at: at(0),
         last_inbound_at: Some(at(0)),
