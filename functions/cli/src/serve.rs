@@ -280,7 +280,7 @@ pub async fn serve(
         tasks: Arc::new(StdoutSinks),
         newsletter: Arc::new(StdoutSinks),
         // Handoffs and bookings: a signed POST to CADENCE_NOTIFY_URL when set, else the log.
-        notifier: match crate::notify::WebhookNotifier::from_env()? {
+        notifier: match crate::notify::from_env()? {
             Some(n) => Arc::new(n),
             None => Arc::new(LogNotifier::default()),
         },

@@ -390,10 +390,9 @@ pub async fn notifier(
             .as_deref()
             .ok_or(AwsError::MissingEnv(env::NOTIFY_SECRET_PARAM))?;
         let secret = ssm_parameter(&aws_sdk_ssm::Client::new(sdk), param).await?;
-        return Ok(Arc::new(crate::notify::WebhookNotifier::new(
-            url,
-            Secret(secret),
-        )?));
+        let notifier = crate::notify::WebhookNotifier::new(url, secret.into_bytes())
+            .map_err(|e| AwsError::Config(e.to_string()))?;
+        return Ok(Arc::new(notifier));
     }
     Ok(Arc::new(LogNotifier))
 }

@@ -1,6 +1,7 @@
 //! Handoff and booking notifications in the cloud: [`EventBridgeNotifier`] (PutEvents on a bus, for rules that
 //! fan out to Slack, email or a CRM) and [`WebhookNotifier`] (a signed HTTP POST, the same contract as
-//! `cadence serve`'s: `X-Cadence-Signature: sha256=<hex>` over the exact JSON body).
+//! `cadence serve`'s: `X-Cadence-Signature: sha256=<hex>` over the exact JSON body). The webhook notifier is
+//! [`cadence_meta::notify`]'s, re-exported: one implementation for the CLI and the Lambdas.
 //!
 //! The event detail and the POST body are the [`Notification`] JSON: lead id, kind, reason, step reached,
 //! answers (option keys), last inbound kind and time. Never message text or personal data.
@@ -8,16 +9,14 @@
 use crate::sdk::{classify, Failure};
 use async_trait::async_trait;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use cadence_core::booking::hmac_sha256_hex;
 use cadence_core::engine::Notification;
 use cadence_core::ports::{Notifier, SendFailure};
 use std::fmt;
-use std::time::Duration;
+
+pub use cadence_meta::notify::{signature, WebhookNotifier, SIGNATURE_HEADER};
 
 /// `source` of every Cadence event on the bus.
 pub const EVENT_SOURCE: &str = "cadence";
-/// The signature header of [`WebhookNotifier`].
-pub const SIGNATURE_HEADER: &str = "X-Cadence-Signature";
 
 /// The EventBridge `detail-type` for a notification kind (rules match on it).
 pub fn detail_type(kind: &str) -> &'static str {
@@ -101,71 +100,6 @@ impl Notifier for EventBridgeNotifier {
         }
         tracing::info!(lead = %n.lead, kind = %n.kind, reason = %n.reason, "notification published");
         Ok(())
-    }
-}
-
-/// POSTs notifications to a URL, signed with HMAC-SHA256.
-pub struct WebhookNotifier {
-    url: String,
-    secret: crate::Secret,
-    http: reqwest::Client,
-}
-
-impl fmt::Debug for WebhookNotifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebhookNotifier")
-            .field("secret", &self.secret)
-            .finish_non_exhaustive()
-    }
-}
-
-impl WebhookNotifier {
-    pub fn new(url: impl Into<String>, secret: crate::Secret) -> Result<Self, crate::AwsError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| crate::AwsError::Config(e.to_string()))?;
-        Ok(Self {
-            url: url.into(),
-            secret,
-            http,
-        })
-    }
-
-    /// `sha256=<hex>` for `body`.
-    pub fn signature(&self, body: &[u8]) -> String {
-        format!(
-            "sha256={}",
-            hmac_sha256_hex(self.secret.expose().as_bytes(), &[body])
-        )
-    }
-}
-
-#[async_trait]
-impl Notifier for WebhookNotifier {
-    async fn notify(&self, n: &Notification) -> Result<(), SendFailure> {
-        let body = serde_json::to_vec(n).map_err(|e| SendFailure::Permanent {
-            reason: e.to_string(),
-        })?;
-        let res = self
-            .http
-            .post(&self.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(SIGNATURE_HEADER, self.signature(&body))
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| SendFailure::Retryable {
-                reason: format!("notify: {}", e.without_url()),
-                retry_after: None,
-            })?;
-        if res.status().is_success() {
-            Ok(())
-        } else {
-            Err(SendFailure::Permanent {
-                reason: format!("notify: HTTP {}", res.status().as_u16()),
-            })
-        }
     }
 }
 

@@ -18,6 +18,7 @@
 //! - [`errors`]: Meta error JSON → retryable / window closed / unreachable / opted out / auth / permanent.
 //! - [`client`]: [`GraphApiSender`], the reqwest adapter for the core `ChannelSender` port.
 //! - [`deletion`]: Meta's data-deletion callback (`POST /data-deletion`) and its status page.
+//! - [`notify`]: [`WebhookNotifier`], handoff and booking notifications as a signed JSON POST.
 #![deny(clippy::unwrap_used)]
 
 pub mod client;
@@ -25,6 +26,7 @@ pub mod deletion;
 pub mod errors;
 pub mod graph;
 pub mod http;
+pub mod notify;
 pub mod signature;
 pub mod webhook;
 
@@ -35,6 +37,7 @@ pub use graph::{
     build_request, build_tagged_request, send_tag, truncate_chars, GraphConfig, GraphRequest,
 };
 pub use http::{handle_post, ACK};
+pub use notify::WebhookNotifier;
 pub use signature::{
     decode_body, parse_signed_request, sign, verify_signature, verify_subscription, SignedRequest,
     MAX_BODY_BYTES,
