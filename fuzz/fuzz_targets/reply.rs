@@ -8,12 +8,12 @@ use cadence_core::reply::{understand, OptionSpec, ReplyContext};
 use libfuzzer_sys::fuzz_target;
 
 fn option(key: &str, label: &str, words: &[&str]) -> OptionSpec {
-    OptionSpec {
-        key: key.into(),
-        label: label.into(),
-        words: words.iter().map(|w| w.to_string()).collect(),
-        payload: format!("OPT_{}", key.to_uppercase()),
-    }
+    OptionSpec::new(
+        key.into(),
+        label.into(),
+        words.iter().map(|w| w.to_string()).collect(),
+        format!("OPT_{}", key.to_uppercase()),
+    )
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -685,7 +685,8 @@ mod tests {
                 at: at(5),
                 path: "dm".into(),
                 provider_ids: vec!["m_1".into()],
-            }],
+            }]
+            .into(),
             paused_until: None,
             deferral_label: None,
             window_closed_at: None,

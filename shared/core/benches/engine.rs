@@ -163,11 +163,13 @@ fn bench_understand(c: &mut Criterion) {
         .iter()
         .zip(["More reach", "Followers to clients", "Something else"])
         .zip([vec!["reach", "audience"], vec!["clients", "sales"], vec![]])
-        .map(|((k, l), w)| OptionSpec {
-            key: (*k).into(),
-            label: l.into(),
-            words: w.into_iter().map(String::from).collect(),
-            payload: format!("OPT_qualify_{k}"),
+        .map(|((k, l), w)| {
+            OptionSpec::new(
+                (*k).into(),
+                l.into(),
+                w.into_iter().map(String::from).collect(),
+                format!("OPT_qualify_{k}"),
+            )
         })
         .collect();
     let slots: Vec<DateTime<Utc>> = (1..=3).map(|d| t0() + Duration::days(d)).collect();

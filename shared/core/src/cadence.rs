@@ -88,6 +88,8 @@ pub struct Step {
     pub options: Vec<QuestionOption>,
     /// The option an unrecognised answer counts as.
     pub otherwise: Option<String>,
+    /// `options` as reply understanding reads them (payloads, normalised words), built once at load.
+    pub specs: Vec<crate::reply::OptionSpec>,
     /// An A/B test of this step's script: empty, or every arm (`a`, the step's own content, first).
     pub ab: Vec<Arm>,
 }
@@ -1179,6 +1181,7 @@ impl Validator<'_> {
                     within,
                     delay,
                     content,
+                    specs: crate::engine::option_specs(&s.id, &options),
                     options,
                     otherwise: s.otherwise.clone(),
                     ab,

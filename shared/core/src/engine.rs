@@ -196,7 +196,7 @@ pub fn new_lead(ctx: Ctx<'_>, id: LeadId, ev: &InboundEvent, now: DateTime<Utc>)
         proactive_count: 0,
         plan: 0,
         next: None,
-        sent: Vec::new(),
+        sent: Default::default(),
         paused_until: None,
         deferral_label: None,
         window_closed_at: None,
@@ -754,16 +754,14 @@ impl<'a> Draft<'a> {
     }
 
     /// The options awaiting an answer: those of the current stage when the next step is triggered by an answer.
-    fn awaited_options(&self) -> Vec<OptionSpec> {
+    fn awaited_options(&self) -> &'a [OptionSpec] {
         let c = self.ctx.cadence;
         let Some(i) = self.lead.stage.as_deref().and_then(|s| c.step_index(s)) else {
-            return Vec::new();
+            return &[];
         };
         match c.steps.get(i + 1) {
-            Some(n) if n.trigger == Trigger::Answer => {
-                option_specs(&c.steps[i].id, &c.steps[i].options)
-            }
-            _ => Vec::new(),
+            Some(n) if n.trigger == Trigger::Answer => &c.steps[i].specs,
+            _ => &[],
         }
     }
 
@@ -773,7 +771,7 @@ impl<'a> Draft<'a> {
             == self.ctx.cadence.steps.last().map(|s| s.id.as_str())
             && !self.lead.offered_slots.is_empty();
         let intent = {
-            let mut rc = self.reply_ctx(&options);
+            let mut rc = self.reply_ctx(options);
             if !slots_awaited {
                 rc.slots = &[];
             }
@@ -1324,7 +1322,7 @@ impl Draft<'_> {
                     content: own.pick(key),
                     template: None,
                     fallback: &[],
-                    options: option_specs(&step.id, &step.options),
+                    options: step.specs.clone(),
                     direct: true,
                     email_ok: false,
                 }
@@ -1632,6 +1630,9 @@ impl Draft<'_> {
     }
 
     fn render_text(&self, text: &str) -> String {
+        if !text.contains('{') {
+            return truncate_for_meta(text.to_string());
+        }
         let l = &self.lead;
         let c = self.ctx.cadence;
         let a = self.ctx.account;
@@ -1639,69 +1640,88 @@ impl Draft<'_> {
             defaults: Some(&c.defaults),
             ..Default::default()
         };
-        if let Some(n) = &l.name {
+        // Only what the text may use is computed (slot labels, links and answers cost allocations); a name that
+        // merely contains another ("first_name" holds "name") just computes a little more.
+        let uses = |key: &str| text.contains(key);
+        if let Some(n) = l.name.as_ref().filter(|_| uses("name")) {
             if let Some(f) = first_name(n) {
                 v.set("first_name", f);
             }
             v.set("name", n.clone());
         }
-        if let Some(t) = l.topic.as_ref().or(a.topic.as_ref()) {
+        if let Some(t) = l
+            .topic
+            .as_ref()
+            .or(a.topic.as_ref())
+            .filter(|_| uses("topic"))
+        {
             v.set("topic", t.clone());
         }
-        v.set("business", a.business.clone());
-        let mut last_answer = None;
-        for step in &c.steps {
-            if let Some(k) = l.answers.get(&step.id) {
-                if let Some(o) = step.options.iter().find(|o| &o.key == k) {
-                    last_answer = Some(o.label.clone());
+        if uses("business") {
+            v.set("business", a.business.clone());
+        }
+        let mut owned: Vec<(String, String)> = Vec::new();
+        if uses("answer") {
+            let mut last_answer = None;
+            for step in &c.steps {
+                if let Some(k) = l.answers.get(&step.id) {
+                    if let Some(o) = step.options.iter().find(|o| &o.key == k) {
+                        last_answer = Some(o.label.clone());
+                    }
+                }
+            }
+            if let Some(ans) = last_answer {
+                v.set("answer", ans);
+            }
+            for (step, key) in &l.answers {
+                if let Some(label) = c
+                    .step(step)
+                    .and_then(|s| s.options.iter().find(|o| &o.key == key))
+                    .map(|o| o.label.clone())
+                {
+                    owned.push((format!("answer.{step}"), label));
                 }
             }
         }
-        if let Some(ans) = last_answer {
-            v.set("answer", ans);
-        }
-        let mut owned: Vec<(String, String)> = Vec::new();
-        for (step, key) in &l.answers {
-            if let Some(label) = c
-                .step(step)
-                .and_then(|s| s.options.iter().find(|o| &o.key == key))
-                .map(|o| o.label.clone())
-            {
-                owned.push((format!("answer.{step}"), label));
+        if uses("slot") {
+            let labels: Vec<String> = l
+                .offered_slots
+                .iter()
+                .map(|s| slot_label(*s, l.tz))
+                .collect();
+            v.set("slots", labels.join(", "));
+            for (i, label) in labels.into_iter().enumerate() {
+                owned.push((format!("slot_{}", i + 1), label));
             }
         }
-        for (i, s) in l.offered_slots.iter().enumerate() {
-            owned.push((format!("slot_{}", i + 1), slot_label(*s, l.tz)));
+        if uses("asset.") {
+            for (k, u) in &a.assets {
+                owned.push((format!("asset.{k}"), u.clone()));
+            }
         }
-        let slots: Vec<String> = l
-            .offered_slots
-            .iter()
-            .map(|s| slot_label(*s, l.tz))
-            .collect();
-        v.set("slots", slots.join(", "));
-        for (k, u) in &a.assets {
-            owned.push((format!("asset.{k}"), u.clone()));
-        }
-        if let Some(link) = &a.booking_link {
+        if let Some(link) = a.booking_link.as_ref().filter(|_| uses("booking_link")) {
             v.set("booking_link", booking_link(link, &l.id));
         }
-        if let Some(d) = &l.deferral_label {
+        if let Some(d) = l.deferral_label.as_ref().filter(|_| uses("deferral")) {
             v.set("deferral", deferral_phrase(d));
         }
         for (k, val) in &owned {
             v.set(k.as_str(), val.clone());
         }
-        let mut out = render(text, &v);
-        // Instagram's limit is 1000 bytes; cut on a character boundary rather than fail the send.
-        if out.len() > 1000 {
-            let mut end = 1000;
-            while !out.is_char_boundary(end) {
-                end -= 1;
-            }
-            out.truncate(end);
-        }
-        out
+        truncate_for_meta(render(text, &v))
     }
+}
+
+/// Instagram's limit is 1000 bytes; cut on a character boundary rather than fail the send.
+fn truncate_for_meta(mut out: String) -> String {
+    if out.len() > 1000 {
+        let mut end = 1000;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+    }
+    out
 }
 
 /// A booking link carrying the lead id, so the booking webhook maps back to the lead (Cal.com `metadata[lead]`,
@@ -1734,11 +1754,13 @@ pub fn deferral_phrase(label: &str) -> String {
 pub fn option_specs(step: &str, options: &[crate::cadence::QuestionOption]) -> Vec<OptionSpec> {
     options
         .iter()
-        .map(|o| OptionSpec {
-            key: o.key.clone(),
-            label: o.label.clone(),
-            words: o.words.clone(),
-            payload: format!("{}_{}", step, o.key).to_uppercase(),
+        .map(|o| {
+            OptionSpec::new(
+                o.key.clone(),
+                o.label.clone(),
+                o.words.clone(),
+                format!("{}_{}", step, o.key).to_uppercase(),
+            )
         })
         .collect()
 }

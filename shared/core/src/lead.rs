@@ -176,6 +176,69 @@ pub struct SentTouch {
     pub provider_ids: Vec<String>,
 }
 
+/// A lead's touch history: shared between copies of the lead until one of them changes it, so the copy the
+/// engine makes of every lead it decides about does not copy the history (it only grows when a touch is done).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History(std::sync::Arc<Vec<SentTouch>>);
+
+// As a plain list (serde's `rc` feature would do the same for every crate in the build).
+impl Serialize for History {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.as_slice().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for History {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::deserialize(d).map(History::from)
+    }
+}
+
+impl History {
+    pub fn push(&mut self, t: SentTouch) {
+        std::sync::Arc::make_mut(&mut self.0).push(t);
+    }
+
+    pub fn clear(&mut self) {
+        if !self.0.is_empty() {
+            self.0 = Default::default();
+        }
+    }
+
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, SentTouch> {
+        std::sync::Arc::make_mut(&mut self.0).iter_mut()
+    }
+}
+
+impl std::ops::Deref for History {
+    type Target = [SentTouch];
+    fn deref(&self) -> &[SentTouch] {
+        &self.0
+    }
+}
+
+impl From<Vec<SentTouch>> for History {
+    fn from(v: Vec<SentTouch>) -> Self {
+        History(std::sync::Arc::new(v))
+    }
+}
+
+impl<'h> IntoIterator for &'h History {
+    type Item = &'h SentTouch;
+    type IntoIter = std::slice::Iter<'h, SentTouch>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<'h> IntoIterator for &'h mut History {
+    type Item = &'h mut SentTouch;
+    type IntoIter = std::slice::IterMut<'h, SentTouch>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter_mut()
+    }
+}
+
 /// How the lead first reached us.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -246,7 +309,7 @@ pub struct Lead {
     pub next: Option<PlannedTouch>,
     /// Touches done in this run, oldest first.
     #[serde(default)]
-    pub sent: Vec<SentTouch>,
+    pub sent: History,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused_until: Option<DateTime<Utc>>,
     /// What the lead asked to be contacted after ("October"), for `{deferral}`.

@@ -52,6 +52,32 @@ pub struct OptionSpec {
     pub words: Vec<String>,
     /// The quick-reply payload / WhatsApp button or list id we sent for it.
     pub payload: String,
+    /// The label and words normalised once (`label\nword\nword`) by [`OptionSpec::new`]; empty means they are
+    /// normalised on each use.
+    pub normalized: String,
+}
+
+impl OptionSpec {
+    /// An option with its label and words normalised up front, for options read many times (a cadence's).
+    pub fn new(key: String, label: String, words: Vec<String>, payload: String) -> Self {
+        let mut normalized = String::new();
+        normalize_option_into(&label, &words, &mut normalized);
+        Self {
+            key,
+            label,
+            words,
+            payload,
+            normalized,
+        }
+    }
+}
+
+fn normalize_option_into(label: &str, words: &[String], out: &mut String) {
+    normalize_into(label, out);
+    for w in words {
+        out.push('\n');
+        normalize_into(w, out);
+    }
 }
 
 /// What the lead was just asked, so a reply can be read against it.
@@ -184,6 +210,15 @@ fn normalize_into(raw: &str, out: &mut String) {
     let mut pending_space = false;
     for (idx, c) in raw.char_indices() {
         if is_invisible(c) {
+            continue;
+        }
+        if c.is_ascii() && !c.is_whitespace() && !is_apostrophe(c) {
+            // The common case, without the Unicode tables: ASCII lower-cases to one ASCII char, folds to itself.
+            if pending_space && out.len() > start {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.push(c.to_ascii_lowercase());
             continue;
         }
         if c.is_whitespace() {
@@ -1151,18 +1186,21 @@ fn letter_pick<'o>(msg: &Msg<'_>, options: &'o [OptionSpec]) -> LetterRead<'o> {
 
 /// The one option whose label (whole), extra words, or distinctive label words appear in the message.
 fn label_pick<'o>(msg: &Msg<'_>, options: &'o [OptionSpec]) -> Option<&'o OptionSpec> {
-    // All labels and words normalised into one buffer, `label \n word \n word` per option and options split by
-    // `\t` (normalised text never holds either), so a call costs one allocation however many options there are.
-    let mut buf = String::new();
-    for o in options {
-        normalize_into(&o.label, &mut buf);
-        for w in &o.words {
-            buf.push('\n');
-            normalize_into(w, &mut buf);
-        }
-        buf.push('\t');
-    }
-    let specs = || buf.split('\t').take(options.len()).enumerate();
+    // Each option's label and words normalised, `label \n word \n word` (normalised text never holds `\n`):
+    // precomputed for a cadence's options, else built here.
+    let norms: Vec<std::borrow::Cow<'_, str>> = options
+        .iter()
+        .map(|o| {
+            if o.normalized.is_empty() {
+                let mut s = String::new();
+                normalize_option_into(&o.label, &o.words, &mut s);
+                std::borrow::Cow::Owned(s)
+            } else {
+                std::borrow::Cow::Borrowed(o.normalized.as_str())
+            }
+        })
+        .collect();
+    let specs = || norms.iter().map(|s| s.as_ref()).enumerate();
 
     // The whole label first: it is the strongest signal.
     let mut whole = specs().filter(|(_, spec)| contains_words(msg, words_of(label_of(spec))));

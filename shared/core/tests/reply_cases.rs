@@ -313,11 +313,13 @@ fn slots(tz: Tz, n: usize) -> Vec<DateTime<Utc>> {
 }
 
 fn options() -> Vec<OptionSpec> {
-    let option = |key: &str, label: &str, words: &[&str]| OptionSpec {
-        key: key.into(),
-        label: label.into(),
-        words: words.iter().map(|w| (*w).to_owned()).collect(),
-        payload: format!("Q1_{}", key.to_uppercase()),
+    let option = |key: &str, label: &str, words: &[&str]| {
+        OptionSpec::new(
+            key.into(),
+            label.into(),
+            words.iter().map(|w| (*w).to_owned()).collect(),
+            format!("Q1_{}", key.to_uppercase()),
+        )
     };
     vec![
         option(
@@ -434,6 +436,14 @@ fn labelled_cases() {
             let fixture = Fixture::new(ctx);
             let text = (!text.is_empty() || payload.is_none()).then_some(text);
             let got = understand(text, payload, &fixture.ctx());
+            // Options built without their normalised words (normalised on use) read the same.
+            let mut raw = fixture.options.clone();
+            raw.iter_mut().for_each(|o| o.normalized.clear());
+            let raw_ctx = ReplyContext {
+                options: &raw,
+                ..fixture.ctx()
+            };
+            assert_eq!(understand(text, payload, &raw_ctx), got, "{text:?}");
             let want = intent(want);
             (got != want).then(|| {
                 format!("{text:?} payload={payload:?} ctx={ctx:?}: want {want:?}, got {got:?}")

@@ -2,19 +2,29 @@
 //!
 //! Parsing is lenient on purpose. Meta batches up to 1000 updates per POST and retries a failed POST for hours
 //! (days on WhatsApp), so one item we cannot read must not cost the valid items beside it, and must not turn
-//! into an error that makes Meta redeliver the whole batch. Each item is read from a [`serde_json::Value`] on
-//! its own; an unreadable one becomes a [`Skipped`] record carrying only its kind and a fixed reason (never
-//! text, names or numbers), so it can be logged and counted.
+//! into an error that makes Meta redeliver the whole batch. Each item is read from a generic JSON tree on its
+//! own; an unreadable one becomes a [`Skipped`] record carrying only its kind and a fixed reason (never text,
+//! names or numbers), so it can be logged and counted.
+//!
+//! The tree is [`Json`], not [`serde_json::Value`]: it borrows every string and key from the body and keeps an
+//! object's members in a plain vector. `Value` (with the workspace's `preserve_order`) allocates a `String` per
+//! key and per string and builds a SipHash index per object, which made parsing ten times the cost of the
+//! signature check. Typed `#[derive(Deserialize)]` structs would be faster still, but one field of an
+//! unexpected type fails the whole body, which is exactly what this module must never do.
 //!
 //! Meta does not promise order within or across batches, so events come back sorted by their timestamp
 //! (stable: ties keep body order). Dedupe keys are derived only from the item itself, so a redelivered item
 //! gets the same key.
 
+use std::borrow::Cow;
+use std::fmt;
+
 use cadence_core::chrono::{DateTime, Utc};
 use cadence_core::ids::{Channel, UserRef};
 use cadence_core::inbound::{InboundEvent, InboundKind, Message, Referral};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::Number;
 
 use crate::MetaError;
 
@@ -61,7 +71,13 @@ impl Parsed {
 /// and the handler should still answer 200 so Meta stops retrying. An unknown `object`, unknown fields and
 /// unreadable items are reported in [`Parsed::skipped`].
 pub fn parse_webhook(body: &[u8]) -> Result<Parsed, MetaError> {
-    let root: Value = serde_json::from_slice(body).map_err(|e| {
+    // One UTF-8 check over the whole body is cheaper than serde_json's check of every string in it. A body
+    // that fails it goes through `from_slice`, which reports the first bad byte at the same position as before.
+    let root: Result<Json<'_>, _> = match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(body),
+    };
+    let root = root.map_err(|e| {
         // serde_json's syntax errors carry a position, never the offending text.
         MetaError::Malformed(format!(
             "not JSON (line {}, column {})",
@@ -69,12 +85,12 @@ pub fn parse_webhook(body: &[u8]) -> Result<Parsed, MetaError> {
             e.column()
         ))
     })?;
-    let root = root
-        .as_object()
-        .ok_or_else(|| MetaError::Malformed("body is not a JSON object".to_owned()))?;
+    if !root.is_object() {
+        return Err(MetaError::Malformed("body is not a JSON object".to_owned()));
+    }
 
     let mut parsed = Parsed::default();
-    let object = root.get("object").and_then(Value::as_str);
+    let object = root.get("object").and_then(Json::as_str);
     let channel = match object {
         Some("instagram") => Channel::Instagram,
         Some("page") => Channel::Messenger,
@@ -87,7 +103,7 @@ pub fn parse_webhook(body: &[u8]) -> Result<Parsed, MetaError> {
             return Ok(parsed);
         }
     };
-    let Some(entries) = root.get("entry").and_then(Value::as_array) else {
+    let Some(entries) = root.get("entry").and_then(Json::as_array) else {
         parsed
             .skipped
             .push(Skipped::new(channel.as_str(), "no entry array"));
@@ -111,44 +127,235 @@ pub fn parse_webhook(body: &[u8]) -> Result<Parsed, MetaError> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// The JSON tree
+
+/// Any JSON value, borrowing its strings from the body (escaped strings, which must be unescaped, are the only
+/// ones copied).
+///
+/// It reads like [`serde_json::Value`] with `preserve_order`, on purpose: numbers are [`serde_json::Number`]s
+/// produced by the same visitor calls, members stay in body order, and when a key repeats, lookups see the last
+/// value (as `Value` does) while [`Json::keys`] still yields the key where it first appeared.
+#[derive(Debug)]
+enum Json<'a> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(Cow<'a, str>),
+    Array(Vec<Json<'a>>),
+    /// Members in body order, repeated keys included. Lookups are linear: Meta's objects have a handful of
+    /// members, and a linear scan of a few borrowed keys beats hashing them.
+    Object(Vec<(Cow<'a, str>, Json<'a>)>),
+}
+
+/// What a missing part reads as.
+const NULL: &Json<'static> = &Json::Null;
+
+impl<'a> Json<'a> {
+    /// The member `key` of an object (the last one if the key repeats); `None` for other values.
+    fn get(&self, key: &str) -> Option<&Json<'a>> {
+        match self {
+            Json::Object(members) => members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// An object's keys in body order; nothing for other values. A repeated key appears more than once.
+    fn keys(&self) -> impl Iterator<Item = &str> {
+        let members: &[(Cow<'a, str>, Json<'a>)] = match self {
+            Json::Object(members) => members,
+            _ => &[],
+        };
+        members.iter().map(|(k, _)| k.as_ref())
+    }
+
+    fn is_object(&self) -> bool {
+        matches!(self, Json::Object(_))
+    }
+
+    fn is_null(&self) -> bool {
+        matches!(self, Json::Null)
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn as_array(&self) -> Option<&[Json<'a>]> {
+        match self {
+            Json::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    fn as_bool(&self) -> Option<bool> {
+        match self {
+            Json::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    fn as_i64(&self) -> Option<i64> {
+        match self {
+            Json::Number(n) => n.as_i64(),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Json<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonVisitor)
+    }
+}
+
+/// Builds a [`Json`] from whatever the deserializer finds, mirroring `serde_json::Value`'s own visitor.
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Json<'de>, E> {
+        Ok(Json::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Json<'de>, E> {
+        Ok(Json::Number(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Json<'de>, E> {
+        Ok(Json::Number(v.into()))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Json<'de>, E> {
+        Ok(Number::from_f64(v).map_or(Json::Null, Json::Number))
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Json<'de>, E> {
+        Ok(Json::String(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Json<'de>, E> {
+        Ok(Json::String(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Json<'de>, E> {
+        Ok(Json::String(Cow::Owned(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Json<'de>, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Json<'de>, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Json<'de>, D::Error> {
+        Json::deserialize(deserializer)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+        while let Some((Key(key), value)) = map.next_entry()? {
+            members.push((key, value));
+        }
+        Ok(Json::Object(members))
+    }
+}
+
+/// An object key, borrowed from the body unless it had escapes. (`Cow<str>`'s own `Deserialize` always copies.)
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(v)))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Value helpers
 
-/// A non-empty string, or an integer (Meta ids are strings, but some older payloads send numbers).
-fn text_or_int(value: &Value) -> Option<String> {
+/// A non-empty string, or an integer (Meta ids are strings, but some older payloads send numbers). Borrowed
+/// when it is a string, so comparing ids costs no allocation.
+fn text_or_int_ref<'v>(value: &'v Json<'_>) -> Option<Cow<'v, str>> {
     match value {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) if n.is_u64() || n.is_i64() => Some(n.to_string()),
+        Json::String(s) if !s.is_empty() => Some(Cow::Borrowed(s)),
+        Json::Number(n) if n.is_u64() || n.is_i64() => Some(Cow::Owned(n.to_string())),
         _ => None,
     }
 }
 
-fn string_at(value: &Value, key: &str) -> Option<String> {
-    value
-        .get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+fn text_or_int(value: &Json<'_>) -> Option<String> {
+    text_or_int_ref(value).map(Cow::into_owned)
 }
 
-fn id_at(value: &Value, key: &str) -> Option<String> {
+fn str_at<'v>(value: &'v Json<'_>, key: &str) -> Option<&'v str> {
+    value
+        .get(key)
+        .and_then(Json::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn string_at(value: &Json<'_>, key: &str) -> Option<String> {
+    str_at(value, key).map(str::to_owned)
+}
+
+fn id_at(value: &Json<'_>, key: &str) -> Option<String> {
     value.get(key).and_then(text_or_int)
 }
 
-fn is_true(value: &Value, key: &str) -> bool {
-    value.get(key).and_then(Value::as_bool) == Some(true)
+fn is_true(value: &Json<'_>, key: &str) -> bool {
+    value.get(key).and_then(Json::as_bool) == Some(true)
 }
 
-fn integer(value: &Value) -> Option<i64> {
+fn integer(value: &Json<'_>) -> Option<i64> {
     match value {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
+        Json::Number(n) => n.as_i64(),
+        Json::String(s) => s.trim().parse().ok(),
         _ => None,
     }
 }
 
 /// Instagram and Messenger send milliseconds; entry `time` on comments and the dashboard's test payloads send
 /// seconds. No real instant in seconds exceeds 1e12 (year 33658), so the magnitude tells them apart.
-fn instant_auto(value: &Value) -> Option<DateTime<Utc>> {
+fn instant_auto(value: &Json<'_>) -> Option<DateTime<Utc>> {
     let n = integer(value).filter(|n| *n > 0)?;
     if n > 1_000_000_000_000 {
         DateTime::from_timestamp_millis(n)
@@ -158,7 +365,7 @@ fn instant_auto(value: &Value) -> Option<DateTime<Utc>> {
 }
 
 /// WhatsApp timestamps: a string (or, in `user_preferences`, a number) of Unix seconds.
-fn instant_secs(value: &Value) -> Option<DateTime<Utc>> {
+fn instant_secs(value: &Json<'_>) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(integer(value).filter(|n| *n > 0)?, 0)
 }
 
@@ -187,21 +394,21 @@ const MESSAGING_KINDS: [&str; 6] = [
 /// Keys every messaging item has that are not a kind.
 const MESSAGING_ENVELOPE: [&str; 3] = ["sender", "recipient", "timestamp"];
 
-fn messaging_entry(channel: Channel, entry: &Value, out: &mut Parsed) {
+fn messaging_entry(channel: Channel, entry: &Json<'_>, out: &mut Parsed) {
     let ch = channel.as_str();
-    let Some(entry_obj) = entry.as_object() else {
+    if !entry.is_object() {
         out.skipped.push(Skipped::new(ch, "entry is not an object"));
         return;
-    };
+    }
     let Some(account) = id_at(entry, "id") else {
         out.skipped.push(Skipped::new(ch, "entry without id"));
         return;
     };
     // Items in `standby` are the same shapes, delivered while another app owns the thread.
     for list in ["messaging", "standby"] {
-        match entry_obj.get(list) {
+        match entry.get(list) {
             None => {}
-            Some(Value::Array(items)) => {
+            Some(Json::Array(items)) => {
                 for item in items {
                     out.push(messaging_item(channel, &account, item, list));
                 }
@@ -211,9 +418,9 @@ fn messaging_entry(channel: Channel, entry: &Value, out: &mut Parsed) {
                 .push(Skipped::new(format!("{ch}.{list}"), "not an array")),
         }
     }
-    match entry_obj.get("changes") {
+    match entry.get("changes") {
         None => {}
-        Some(Value::Array(changes)) => {
+        Some(Json::Array(changes)) => {
             for change in changes {
                 out.push(change_item(channel, &account, entry, change));
             }
@@ -223,18 +430,18 @@ fn messaging_entry(channel: Channel, entry: &Value, out: &mut Parsed) {
             .push(Skipped::new(format!("{ch}.changes"), "not an array")),
     }
     // Meta's Instagram-Login comment example puts `field`/`value` directly under the entry.
-    if entry_obj.contains_key("field") && entry_obj.contains_key("value") {
+    if entry.get("field").is_some() && entry.get("value").is_some() {
         out.push(change_item(channel, &account, entry, entry));
     }
 }
 
-fn messaging_item(channel: Channel, account: &str, item: &Value, list: &str) -> Item {
-    let where_ = format!("{}.{list}", channel.as_str());
-    let skip = |reason: &str| Skipped::new(where_.clone(), reason);
-    let obj = item
-        .as_object()
-        .ok_or_else(|| skip("item is not an object"))?;
-    let at = obj
+fn messaging_item(channel: Channel, account: &str, item: &Json<'_>, list: &str) -> Item {
+    // Built only when the item is skipped: most items are fine, and this runs once per item.
+    let skip = |reason: &str| Skipped::new(format!("{}.{list}", channel.as_str()), reason);
+    if !item.is_object() {
+        return Err(skip("item is not an object"));
+    }
+    let at = item
         .get("timestamp")
         .and_then(instant_auto)
         .ok_or_else(|| skip("missing or invalid timestamp"))?;
@@ -251,7 +458,7 @@ fn messaging_item(channel: Channel, account: &str, item: &Value, list: &str) -> 
         kind,
     };
 
-    if let Some(message) = obj.get("message") {
+    if let Some(message) = item.get("message") {
         if !message.is_object() {
             return Err(skip("message is not an object"));
         }
@@ -284,8 +491,8 @@ fn messaging_item(channel: Channel, account: &str, item: &Value, list: &str) -> 
     }
 
     let user = sender.ok_or_else(|| skip("missing sender"))?;
-    if let Some(postback) = obj.get("postback") {
-        let key = match string_at(postback, "mid") {
+    if let Some(postback) = item.get("postback") {
+        let key = match str_at(postback, "mid") {
             Some(mid) => format!("mid:{mid}"),
             None => format!("postback:{user}:{ms}"),
         };
@@ -296,29 +503,29 @@ fn messaging_item(channel: Channel, account: &str, item: &Value, list: &str) -> 
         };
         return Ok(event(key, user, kind));
     }
-    if let Some(reaction) = obj.get("reaction") {
+    if let Some(reaction) = item.get("reaction") {
         // The reaction's mid is the message reacted to (often ours), so it cannot be the key.
         let kind = InboundKind::Reaction {
             mid: string_at(reaction, "mid"),
             emoji: string_at(reaction, "emoji").or_else(|| string_at(reaction, "reaction")),
-            unreact: reaction.get("action").and_then(Value::as_str) == Some("unreact"),
+            unreact: reaction.get("action").and_then(Json::as_str) == Some("unreact"),
         };
         return Ok(event(format!("reaction:{user}:{ms}"), user, kind));
     }
-    if let Some(read) = obj.get("read") {
+    if let Some(read) = item.get("read") {
         let mark = read.get("watermark").and_then(integer).unwrap_or(ms);
         let kind = InboundKind::Read {
             mid: string_at(read, "mid"),
         };
         return Ok(event(format!("read:{user}:{mark}"), user, kind));
     }
-    if let Some(delivery) = obj.get("delivery") {
+    if let Some(delivery) = item.get("delivery") {
         let mark = delivery.get("watermark").and_then(integer).unwrap_or(ms);
         let first_mid = delivery
             .get("mids")
-            .and_then(Value::as_array)
+            .and_then(Json::as_array)
             .and_then(|mids| mids.first())
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .map(str::to_owned);
         return Ok(event(
             format!("delivery:{user}:{mark}"),
@@ -326,16 +533,14 @@ fn messaging_item(channel: Channel, account: &str, item: &Value, list: &str) -> 
             InboundKind::Delivered { mid: first_mid },
         ));
     }
-    if let Some(found) = obj.get("referral") {
+    if let Some(found) = item.get("referral") {
         let kind = InboundKind::Referral(referral(found).unwrap_or_default());
         return Ok(event(format!("referral:{user}:{ms}"), user, kind));
     }
-    let kind = obj
+    let kind = item
         .keys()
-        .find(|key| {
-            !MESSAGING_ENVELOPE.contains(&key.as_str()) && !MESSAGING_KINDS.contains(&key.as_str())
-        })
-        .map_or_else(|| "empty".to_owned(), |key| label(key));
+        .find(|key| !MESSAGING_ENVELOPE.contains(key) && !MESSAGING_KINDS.contains(key))
+        .map_or_else(|| "empty".to_owned(), label);
     Ok(event(
         format!("{kind}:{user}:{ms}"),
         user,
@@ -343,14 +548,14 @@ fn messaging_item(channel: Channel, account: &str, item: &Value, list: &str) -> 
     ))
 }
 
-fn message_kind(message: &Value) -> InboundKind {
+fn message_kind(message: &Json<'_>) -> InboundKind {
     let attachments: Vec<String> = message
         .get("attachments")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .map(|list| {
             list.iter()
-                .filter_map(|a| string_at(a, "type"))
-                .map(|t| label(&t))
+                .filter_map(|a| str_at(a, "type"))
+                .map(label)
                 .collect()
         })
         .unwrap_or_default();
@@ -374,8 +579,10 @@ fn message_kind(message: &Value) -> InboundKind {
 }
 
 /// Instagram/Messenger referral: `ref`, `source`, `ad_id` and the ad title from `ads_context_data`.
-fn referral(value: &Value) -> Option<Referral> {
-    value.as_object()?;
+fn referral(value: &Json<'_>) -> Option<Referral> {
+    if !value.is_object() {
+        return None;
+    }
     Some(Referral {
         source: string_at(value, "source"),
         ref_param: string_at(value, "ref"),
@@ -386,11 +593,11 @@ fn referral(value: &Value) -> Option<Referral> {
     })
 }
 
-fn change_item(channel: Channel, account: &str, entry: &Value, change: &Value) -> Item {
+fn change_item(channel: Channel, account: &str, entry: &Json<'_>, change: &Json<'_>) -> Item {
     let ch = channel.as_str();
     let field = change
         .get("field")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .ok_or_else(|| Skipped::new(format!("{ch}.changes"), "change without field"))?;
     let value = change
         .get("value")
@@ -409,7 +616,7 @@ fn change_item(channel: Channel, account: &str, entry: &Value, change: &Value) -
     }
 }
 
-fn comment(account: &str, entry_time: Option<&Value>, field: &str, value: &Value) -> Item {
+fn comment(account: &str, entry_time: Option<&Json<'_>>, field: &str, value: &Json<'_>) -> Item {
     let skip = |reason: &str| Skipped::new(format!("instagram.{field}"), reason);
     let comment_id = id_at(value, "id")
         .or_else(|| id_at(value, "comment_id"))
@@ -445,7 +652,7 @@ fn comment(account: &str, entry_time: Option<&Value>, field: &str, value: &Value
 }
 
 /// A Unix timestamp (seconds or ms) or an RFC 3339 string, as comment values carry either.
-fn instant_any(value: &Value) -> Option<DateTime<Utc>> {
+fn instant_any(value: &Json<'_>) -> Option<DateTime<Utc>> {
     instant_auto(value).or_else(|| {
         value
             .as_str()
@@ -457,14 +664,14 @@ fn instant_any(value: &Value) -> Option<DateTime<Utc>> {
 // ---------------------------------------------------------------------------------------------------------
 // WhatsApp
 
-fn whatsapp_entry(entry: &Value, out: &mut Parsed) {
-    let Some(changes) = entry.get("changes").and_then(Value::as_array) else {
+fn whatsapp_entry(entry: &Json<'_>, out: &mut Parsed) {
+    let Some(changes) = entry.get("changes").and_then(Json::as_array) else {
         out.skipped
             .push(Skipped::new("whatsapp", "entry without changes"));
         return;
     };
     for change in changes {
-        let field = change.get("field").and_then(Value::as_str);
+        let field = change.get("field").and_then(Json::as_str);
         let value = change.get("value").filter(|v| v.is_object());
         match (field, value) {
             (Some("messages"), Some(value)) => whatsapp_messages(value, out),
@@ -481,14 +688,11 @@ fn whatsapp_entry(entry: &Value, out: &mut Parsed) {
     }
 }
 
-fn as_slice<'a>(value: &'a Value, key: &str) -> &'a [Value] {
-    value
-        .get(key)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
+fn as_slice<'v, 'a>(value: &'v Json<'a>, key: &str) -> &'v [Json<'a>] {
+    value.get(key).and_then(Json::as_array).unwrap_or(&[])
 }
 
-fn phone_number_id(value: &Value) -> Option<String> {
+fn phone_number_id(value: &Json<'_>) -> Option<String> {
     value
         .get("metadata")
         .and_then(|m| id_at(m, "phone_number_id"))
@@ -496,19 +700,20 @@ fn phone_number_id(value: &Value) -> Option<String> {
 
 /// The profile name of the contact matching the user's `wa_id` or BSUID. `contacts` may be missing, hold only
 /// `{wa_id}`, or lack `profile`.
-fn contact_name(contacts: &[Value], user: &UserRef) -> Option<String> {
+fn contact_name(contacts: &[Json<'_>], user: &UserRef) -> Option<String> {
     contacts
         .iter()
         .find(|c| {
-            let wa_id = id_at(c, "wa_id");
-            let bsuid = string_at(c, "user_id");
-            (wa_id.is_some() && wa_id == user.id) || (bsuid.is_some() && bsuid == user.bsuid)
+            let wa_id = c.get("wa_id").and_then(text_or_int_ref);
+            let bsuid = str_at(c, "user_id");
+            (wa_id.is_some() && wa_id.as_deref() == user.id.as_deref())
+                || (bsuid.is_some() && bsuid == user.bsuid.as_deref())
         })
         .and_then(|c| c.get("profile"))
         .and_then(|p| string_at(p, "name"))
 }
 
-fn whatsapp_messages(value: &Value, out: &mut Parsed) {
+fn whatsapp_messages(value: &Json<'_>, out: &mut Parsed) {
     let messages = as_slice(value, "messages");
     let statuses = as_slice(value, "statuses");
     let Some(account) = phone_number_id(value) else {
@@ -521,7 +726,7 @@ fn whatsapp_messages(value: &Value, out: &mut Parsed) {
     if messages.is_empty() && statuses.is_empty() {
         let codes: Vec<String> = as_slice(value, "errors")
             .iter()
-            .filter_map(|e| e.get("code").and_then(Value::as_i64))
+            .filter_map(|e| e.get("code").and_then(Json::as_i64))
             .map(|c| c.to_string())
             .collect();
         let skipped = if value.get("errors").is_some() {
@@ -544,12 +749,12 @@ fn whatsapp_messages(value: &Value, out: &mut Parsed) {
     }
 }
 
-fn whatsapp_message(account: &str, contacts: &[Value], message: &Value) -> Item {
+fn whatsapp_message(account: &str, contacts: &[Json<'_>], message: &Json<'_>) -> Item {
     let skip = |reason: &str| Skipped::new("whatsapp.message", reason);
     if !message.is_object() {
         return Err(skip("item is not an object"));
     }
-    let wamid = string_at(message, "id").ok_or_else(|| skip("message without id"))?;
+    let wamid = str_at(message, "id").ok_or_else(|| skip("message without id"))?;
     let at = message
         .get("timestamp")
         .and_then(instant_secs)
@@ -563,9 +768,9 @@ fn whatsapp_message(account: &str, contacts: &[Value], message: &Value) -> Item 
     }
     let kind_name = message
         .get("type")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .ok_or_else(|| skip("message without type"))?;
-    let part = |key: &str| message.get(key).unwrap_or(&Value::Null);
+    let part = |key: &str| message.get(key).unwrap_or(NULL);
     let mut msg = Message {
         referral: message.get("referral").and_then(ctwa_referral),
         ..Message::default()
@@ -579,7 +784,7 @@ fn whatsapp_message(account: &str, contacts: &[Value], message: &Value) -> Item 
             let interactive = part("interactive");
             let reply = ["button_reply", "list_reply"]
                 .iter()
-                .find_map(|key| interactive.get(*key).filter(|r| r.is_object()));
+                .find_map(|key| interactive.get(key).filter(|r| r.is_object()));
             match reply {
                 Some(reply) => {
                     msg.payload = string_at(reply, "id");
@@ -589,12 +794,7 @@ fn whatsapp_message(account: &str, contacts: &[Value], message: &Value) -> Item 
                 None => InboundKind::Unknown {
                     kind: format!(
                         "interactive.{}",
-                        label(
-                            interactive
-                                .get("type")
-                                .and_then(Value::as_str)
-                                .unwrap_or("")
-                        )
+                        label(interactive.get("type").and_then(Json::as_str).unwrap_or(""))
                     ),
                 },
             }
@@ -637,8 +837,10 @@ fn whatsapp_message(account: &str, contacts: &[Value], message: &Value) -> Item 
 }
 
 /// Click-to-WhatsApp ad context carried on the first message.
-fn ctwa_referral(value: &Value) -> Option<Referral> {
-    value.as_object()?;
+fn ctwa_referral(value: &Json<'_>) -> Option<Referral> {
+    if !value.is_object() {
+        return None;
+    }
     Some(Referral {
         source: string_at(value, "source_type"),
         ref_param: None,
@@ -647,13 +849,13 @@ fn ctwa_referral(value: &Value) -> Option<Referral> {
     })
 }
 
-fn whatsapp_status(account: &str, status: &Value) -> Item {
+fn whatsapp_status(account: &str, status: &Json<'_>) -> Item {
     let skip = |reason: &str| Skipped::new("whatsapp.status", reason);
     if !status.is_object() {
         return Err(skip("item is not an object"));
     }
     let wamid = string_at(status, "id").ok_or_else(|| skip("status without id"))?;
-    let state = string_at(status, "status").ok_or_else(|| skip("status without status"))?;
+    let state = str_at(status, "status").ok_or_else(|| skip("status without status"))?;
     let at = status
         .get("timestamp")
         .and_then(instant_secs)
@@ -665,8 +867,9 @@ fn whatsapp_status(account: &str, status: &Value) -> Item {
     if user.is_empty() {
         return Err(skip("status without recipient"));
     }
-    let mid = Some(wamid.clone());
-    let kind = match state.as_str() {
+    let dedupe_key = format!("status:{wamid}:{}", label(state));
+    let mid = Some(wamid);
+    let kind = match state {
         "delivered" => InboundKind::Delivered { mid },
         "read" => InboundKind::Read { mid },
         "failed" => {
@@ -675,7 +878,7 @@ fn whatsapp_status(account: &str, status: &Value) -> Item {
                 mid,
                 code: first_error
                     .and_then(|e| e.get("code"))
-                    .and_then(Value::as_i64),
+                    .and_then(Json::as_i64),
                 title: first_error.and_then(|e| string_at(e, "title")),
             }
         }
@@ -685,7 +888,7 @@ fn whatsapp_status(account: &str, status: &Value) -> Item {
         },
     };
     Ok(InboundEvent {
-        dedupe_key: format!("status:{wamid}:{}", label(&state)),
+        dedupe_key,
         channel: Channel::Whatsapp,
         account: account.to_owned(),
         user,
@@ -695,7 +898,7 @@ fn whatsapp_status(account: &str, status: &Value) -> Item {
     })
 }
 
-fn whatsapp_preferences(value: &Value, out: &mut Parsed) {
+fn whatsapp_preferences(value: &Json<'_>, out: &mut Parsed) {
     let Some(account) = phone_number_id(value) else {
         out.skipped.push(Skipped::new(
             "whatsapp.user_preferences",
@@ -709,7 +912,7 @@ fn whatsapp_preferences(value: &Value, out: &mut Parsed) {
     }
 }
 
-fn whatsapp_preference(account: &str, contacts: &[Value], pref: &Value) -> Item {
+fn whatsapp_preference(account: &str, contacts: &[Json<'_>], pref: &Json<'_>) -> Item {
     let skip = |reason: &str| Skipped::new("whatsapp.user_preference", reason);
     let user = UserRef {
         id: id_at(pref, "wa_id"),
@@ -720,7 +923,7 @@ fn whatsapp_preference(account: &str, contacts: &[Value], pref: &Value) -> Item 
         .next()
         .map(str::to_owned)
         .ok_or_else(|| skip("preference without wa_id"))?;
-    let stop = match pref.get("value").and_then(Value::as_str) {
+    let stop = match pref.get("value").and_then(Json::as_str) {
         Some("stop") => true,
         Some("resume") => false,
         _ => return Err(skip("unknown preference value")),
@@ -749,7 +952,7 @@ fn whatsapp_preference(account: &str, contacts: &[Value], pref: &Value) -> Item 
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn parse(value: Value) -> Parsed {
         parse_webhook(&serde_json::to_vec(&value).unwrap()).unwrap()

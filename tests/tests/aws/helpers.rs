@@ -273,7 +273,7 @@ pub fn lead(user: &str, due_in: Option<i64>) -> Lead {
             attempts: 0,
             delivered: Vec::new(),
         }),
-        sent: Vec::new(),
+        sent: Default::default(),
         paused_until: None,
         deferral_label: None,
         window_closed_at: None,
