@@ -12,7 +12,8 @@ use std::time::Duration;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-async fn graph_mock() -> MockServer {
+/// A Graph API mock that accepts every Instagram send with the test token.
+pub async fn graph_mock() -> MockServer {
     let graph = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(format!("/v25.0/{IG_ACCOUNT}/messages")))

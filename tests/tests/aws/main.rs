@@ -11,10 +11,13 @@
 //! - `handlers`: the Lambda handlers fed from `events/lambda/*.json`.
 //! - `races`: one webhook delivered many times at once against DynamoDB's conditional writes.
 //! - `e2e`: signed webhook → lead → opener via SQS → Graph mock → follow-up via Scheduler, exactly once.
+//! - `ops`: the `cadence-ops` operator commands on a lead made by a signed webhook (list, show, schedules,
+//!   pause, resume, stop), read back from DynamoDB and Scheduler.
 
 mod e2e;
 mod handlers;
 mod helpers;
+mod ops;
 mod queue;
 mod races;
 mod scheduler;
