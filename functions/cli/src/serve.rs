@@ -251,6 +251,52 @@ async fn receive(State(st): State<AppState>, headers: HeaderMap, body: Bytes) ->
     )
 }
 
+/// The send workers of `cadence serve`: what the SQS-triggered Lambda does. Up to `concurrency` touches are
+/// handled at once (as concurrent Lambda invocations would; the versioned store and the touch claim keep each
+/// send single). A retryable failure goes back on `retry` after its backoff (the provider's `retry_after`, else
+/// 30 s), as SQS makes a failed message visible again. The task ends once `touches` is closed and every touch
+/// already taken has finished.
+pub fn spawn_send_workers(
+    services: Services,
+    mut touches: mpsc::UnboundedReceiver<TouchRef>,
+    retry: Arc<dyn TouchQueue>,
+    concurrency: usize,
+) -> tokio::task::JoinHandle<()> {
+    let permits = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    tokio::spawn(async move {
+        while let Some(touch) = touches.recv().await {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            let (worker, retry) = (services.clone(), retry.clone());
+            tokio::spawn(async move {
+                let _permit = permit;
+                match worker.handle_touch(&touch).await {
+                    Ok(_) => {}
+                    Err(e) if e.is_retryable() => {
+                        let after = match &e {
+                            cadence_core::service::ServiceError::Retry {
+                                after: Some(a), ..
+                            } => *a,
+                            _ => Duration::from_secs(30),
+                        };
+                        tracing::warn!(lead = %touch.lead_id, step = %touch.step, error = %e, "send retried");
+                        if let Err(e) = retry.enqueue(&touch, after).await {
+                            tracing::error!(lead = %touch.lead_id, step = %touch.step, error = %e, "retry not queued; the sweeper repairs it");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(lead = %touch.lead_id, step = %touch.step, error = %e, "send failed")
+                    }
+                }
+            });
+        }
+        // Every permit back means every send taken has finished.
+        let n = u32::try_from(concurrency).unwrap_or(u32::MAX);
+        let _ = permits.acquire_many(n).await;
+    })
+}
+
 /// Runs `cadence serve` until Ctrl-C.
 pub async fn serve(
     addr: &str,
@@ -266,7 +312,7 @@ pub async fn serve(
     };
     let tokens = Arc::new(EnvTokens::from_accounts(&accounts));
     let sender = GraphApiSender::new(graph, tokens).map_err(|e| e.to_string())?;
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
     let timeline = Arc::new(TokioTimeline::new(tx.clone()));
     let store = Arc::new(MemoryLeadStore::new(true));
     let services = Services {
@@ -286,39 +332,7 @@ pub async fn serve(
         },
         clock: Arc::new(SystemClock),
     };
-    // The send workers: what the SQS-triggered Lambda does, up to SEND_CONCURRENCY touches at once (as
-    // concurrent Lambda invocations would; the versioned store and the touch claim keep each send single),
-    // with backoff on retryable errors.
-    let worker = services.clone();
-    let retry_queue = timeline.clone();
-    let permits = Arc::new(tokio::sync::Semaphore::new(SEND_CONCURRENCY));
-    tokio::spawn(async move {
-        while let Some(touch) = rx.recv().await {
-            let Ok(permit) = permits.clone().acquire_owned().await else {
-                break;
-            };
-            let (worker, retry_queue) = (worker.clone(), retry_queue.clone());
-            tokio::spawn(async move {
-                let _permit = permit;
-                match worker.handle_touch(&touch).await {
-                    Ok(_) => {}
-                    Err(e) if e.is_retryable() => {
-                        let after = match &e {
-                            cadence_core::service::ServiceError::Retry {
-                                after: Some(a), ..
-                            } => *a,
-                            _ => Duration::from_secs(30),
-                        };
-                        tracing::warn!(lead = %touch.lead_id, step = %touch.step, error = %e, "send retried");
-                        let _ = retry_queue.enqueue(&touch, after).await;
-                    }
-                    Err(e) => {
-                        tracing::error!(lead = %touch.lead_id, step = %touch.step, error = %e, "send failed")
-                    }
-                }
-            });
-        }
-    });
+    spawn_send_workers(services.clone(), rx, timeline.clone(), SEND_CONCURRENCY);
     // The sweeper: every minute here (every 15 minutes in the cloud; the work done is the same).
     let sweeper = services.clone();
     tokio::spawn(async move {
