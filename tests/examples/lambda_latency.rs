@@ -26,12 +26,10 @@ use base64::Engine as _;
 use cadence_aws::{build_services_with_clock, load_webhook_secrets};
 use cadence_core::memory::VirtualClock;
 use cadence_webhook::Webhook;
-use helpers::{at, deploy, drain, sqs_event, APP_SECRET, IGSID, IG_ACCOUNT, IG_TOKEN};
+use helpers::{at, deploy, drain, graph_mock, sqs_event, APP_SECRET};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Time spent in AWS requests since the last [`Wire::take`], and how many there were.
 #[derive(Debug, Default)]
@@ -145,19 +143,7 @@ async fn main() {
         }
     }
 
-    let graph = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(format!("/v25.0/{IG_ACCOUNT}/messages")))
-        .and(header(
-            "authorization",
-            format!("Bearer {IG_TOKEN}").as_str(),
-        ))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({ "recipient_id": IGSID, "message_id": "m_lat" })),
-        )
-        .mount(&graph)
-        .await;
+    let graph = graph_mock().await;
     let d = deploy(Some(graph.uri())).await;
     let wire = Arc::new(Wire::default());
     let sdk = d

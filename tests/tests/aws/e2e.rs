@@ -2,33 +2,14 @@
 //! and the send handler to a Graph API mock, the follow-up through EventBridge Scheduler, exactly once.
 
 use crate::handlers::{fixture, webhook};
-use crate::helpers::{at, deploy, drain, sqs_event, IGSID, IG_ACCOUNT, IG_TOKEN};
+use crate::helpers::{at, deploy, drain, graph_mock, sqs_event, IGSID};
 use aws_lambda_events::sqs::SqsEvent;
 use cadence_core::ids::{Channel, LeadId};
 use cadence_core::lead::TouchRef;
 use cadence_core::memory::VirtualClock;
 use std::sync::Arc;
 use std::time::Duration;
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// A Graph API mock that accepts every Instagram send with the test token.
-pub async fn graph_mock() -> MockServer {
-    let graph = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(format!("/v25.0/{IG_ACCOUNT}/messages")))
-        .and(header(
-            "authorization",
-            format!("Bearer {IG_TOKEN}").as_str(),
-        ))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({ "recipient_id": IGSID, "message_id": "m_e2e" })),
-        )
-        .mount(&graph)
-        .await;
-    graph
-}
+use wiremock::MockServer;
 
 /// Bodies of the requests the mock received.
 async fn sent(graph: &MockServer) -> Vec<serde_json::Value> {

@@ -11,6 +11,8 @@ use cadence_core::lead::{Lead, Origin, PlannedTouch, Status, TouchKind, TouchSta
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// The variable `scripts/test.sh` sets to the emulator's URL.
 pub const ENDPOINT_VAR: &str = "CADENCE_TEST_AWS_ENDPOINT";
@@ -284,4 +286,22 @@ pub fn lead(user: &str, due_in: Option<i64>) -> Lead {
         created_at: at(0),
         updated_at: at(0),
     }
+}
+
+/// A Graph API mock that accepts every Instagram send with the test token.
+pub async fn graph_mock() -> MockServer {
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v25.0/{IG_ACCOUNT}/messages")))
+        .and(header(
+            "authorization",
+            format!("Bearer {IG_TOKEN}").as_str(),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({ "recipient_id": IGSID, "message_id": "m_e2e" })),
+        )
+        .mount(&graph)
+        .await;
+    graph
 }

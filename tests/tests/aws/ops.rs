@@ -5,9 +5,8 @@
 //! [`Ops::new`] wires the system clock (right for operators). Commands that plan touches are time-dependent,
 //! so those tests build the same [`Ops`] from its parts on the virtual clock the webhook and send handlers use.
 
-use crate::e2e::graph_mock;
 use crate::handlers::{fixture, services, webhook};
-use crate::helpers::{at, deploy, drain, sqs_event, Deployment, IGSID};
+use crate::helpers::{at, deploy, drain, graph_mock, sqs_event, Deployment, IGSID};
 use aws_sdk_scheduler::operation::get_schedule::GetScheduleError;
 use cadence_aws::{at_expression, EventBridgeTouchScheduler};
 use cadence_core::engine::Command;
