@@ -262,6 +262,7 @@ pub fn spawn_send_workers(
     retry: Arc<dyn TouchQueue>,
     concurrency: usize,
 ) -> tokio::task::JoinHandle<()> {
+    let concurrency = concurrency.max(1);
     let permits = Arc::new(tokio::sync::Semaphore::new(concurrency));
     tokio::spawn(async move {
         while let Some(touch) = touches.recv().await {
