@@ -182,7 +182,6 @@ async fn main() {
         // The event source mapping's receive, on the untimed client.
         let msgs = drain(&d.sdk, &d.cfg.queue_url, 1, Duration::from_secs(30)).await;
         assert_eq!(msgs.len(), 1, "one opener queued for lead {n}");
-        wire.take();
 
         let t = Instant::now();
         let out = cadence_send::handle_batch(&webhook.services, sqs_event(&msgs)).await;

@@ -1,7 +1,7 @@
 //! End to end on the emulator: a signed Instagram webhook through the webhook handler, the opener through SQS
 //! and the send handler to a Graph API mock, the follow-up through EventBridge Scheduler, exactly once.
 
-use crate::handlers::{fixture, webhook};
+use crate::handlers::{deliver_sample_dm, webhook};
 use crate::helpers::{at, deploy, drain, graph_mock, sqs_event, IGSID};
 use aws_lambda_events::sqs::SqsEvent;
 use cadence_core::ids::{Channel, LeadId};
@@ -38,12 +38,7 @@ async fn a_webhook_becomes_an_opener_then_a_scheduled_follow_up_each_sent_exactl
     let lead_id = LeadId::derive("acme", Channel::Instagram, IGSID);
 
     // 1. Meta delivers the signed DM.
-    assert_eq!(
-        w.handle(fixture("apigw-v2-webhook-post.json"))
-            .await
-            .status_code,
-        200
-    );
+    deliver_sample_dm(&w).await;
     let lead = w
         .services
         .store
@@ -141,12 +136,7 @@ async fn the_same_webhook_delivered_twice_makes_one_lead_and_one_opener() {
     let d = deploy(Some(graph.uri())).await;
     let w = webhook(&d, Arc::new(VirtualClock::new(at(1)))).await;
     for _ in 0..2 {
-        assert_eq!(
-            w.handle(fixture("apigw-v2-webhook-post.json"))
-                .await
-                .status_code,
-            200
-        );
+        deliver_sample_dm(&w).await;
     }
     assert_eq!(
         w.services.store.list().await.expect("list"),

@@ -35,6 +35,17 @@ pub async fn webhook(d: &Deployment, clock: Arc<VirtualClock>) -> Webhook {
     Webhook::new(services(d, clock).await, secrets)
 }
 
+/// Meta delivers `events/lambda/apigw-v2-webhook-post.json` (the signed sample DM): accepted with a 200.
+pub async fn deliver_sample_dm(w: &Webhook) {
+    assert_eq!(
+        w.handle(fixture("apigw-v2-webhook-post.json"))
+            .await
+            .status_code,
+        200,
+        "the signed sample DM is accepted"
+    );
+}
+
 pub fn text(r: &ApiGatewayV2httpResponse) -> (i64, String) {
     let body = match &r.body {
         Some(Body::Text(t)) => t.clone(),
@@ -190,12 +201,7 @@ async fn a_send_batch_reports_exactly_the_unreadable_and_the_retryable_records()
     let d = deploy(Some(graph.uri())).await;
     let clock = Arc::new(VirtualClock::new(at(1)));
     let w = webhook(&d, clock.clone()).await;
-    assert_eq!(
-        w.handle(fixture("apigw-v2-webhook-post.json"))
-            .await
-            .status_code,
-        200
-    );
+    deliver_sample_dm(&w).await;
     let opener = drain(&d.sdk, &d.cfg.queue_url, 1, Duration::from_secs(30)).await;
     assert_eq!(opener.len(), 1, "the opener was enqueued");
 

@@ -5,7 +5,7 @@
 //! [`Ops::new`] wires the system clock (right for operators). Commands that plan touches are time-dependent,
 //! so those tests build the same [`Ops`] from its parts on the virtual clock the webhook and send handlers use.
 
-use crate::handlers::{fixture, services, webhook};
+use crate::handlers::{deliver_sample_dm, services, webhook};
 use crate::helpers::{at, deploy, drain, graph_mock, sqs_event, Deployment, IGSID};
 use aws_sdk_scheduler::operation::get_schedule::GetScheduleError;
 use cadence_aws::{at_expression, EventBridgeTouchScheduler};
@@ -53,12 +53,7 @@ async fn lead_from_webhook() -> Stack {
     let d = deploy(Some(graph.uri())).await;
     let clock = Arc::new(VirtualClock::new(at(1)));
     let w = webhook(&d, clock.clone()).await;
-    assert_eq!(
-        w.handle(fixture("apigw-v2-webhook-post.json"))
-            .await
-            .status_code,
-        200
-    );
+    deliver_sample_dm(&w).await;
     let ops = ops_on(&d, clock.clone()).await;
     Stack {
         d,
